@@ -1,0 +1,103 @@
+"""The array layer: which array module holds the numbers, the dtypes, and the random source.
+
+Everything above this module works on arrays through ``xp`` (NumPy today, CuPy on a GPU later),
+so a primitive's forward and backward read like the maths written with NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+xp = np  # the array module; one place to swap in CuPy
+
+
+def get_array_module(*arrays):
+    """The module (numpy or cupy) that owns these arrays."""
+    return np
+
+
+class dtype:
+    """A tensor element type, spelled like PyTorch's (``deepgrad.float32``)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+
+    def __init__(self, name: str, np_dtype) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"deepgrad.{self.name}"
+
+    def __reduce__(self):
+        return (as_dtype, (self.name,))
+
+
+float16 = dtype("float16", np.float16)
+float32 = dtype("float32", np.float32)
+float64 = dtype("float64", np.float64)
+int8 = dtype("int8", np.int8)
+int16 = dtype("int16", np.int16)
+int32 = dtype("int32", np.int32)
+int64 = dtype("int64", np.int64)
+uint8 = dtype("uint8", np.uint8)
+bool_ = dtype("bool", np.bool_)
+
+_BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
+_BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+_PYTHON_TYPES = {float: float64, int: int64, bool: bool_}  # as torch treats dtype=float
+
+_default_float = [float32]
+
+
+def get_default_dtype() -> dtype:
+    """The floating dtype that Python floats and ``randn`` produce (float32 unless changed)."""
+    return _default_float[0]
+
+
+def set_default_dtype(d) -> None:
+    """Make ``d`` (float32 or float64) the dtype of new floating tensors."""
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {d}")
+    _default_float[0] = d
+
+
+def as_dtype(d) -> dtype:
+    """Turn a deepgrad dtype, NumPy dtype, name or Python type into a deepgrad dtype."""
+    if isinstance(d, dtype):
+        return d
+    if d in _PYTHON_TYPES:
+        return _PYTHON_TYPES[d]
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    try:
+        return _BY_NUMPY[np.dtype(d)]
+    except (TypeError, KeyError):
+        raise TypeError(f"unsupported dtype {d!r}; use one of {sorted(_BY_NAME)}") from None
+
+
+def dtype_of(array) -> dtype:
+    """The deepgrad dtype of an array."""
+    try:
+        return _BY_NUMPY[array.dtype]
+    except KeyError:
+        raise TypeError(f"arrays of dtype {array.dtype} are not supported") from None
+
+
+# One generator for everything random in deepgrad (init, dropout, shuffling), so that
+# manual_seed makes a run repeatable end to end.
+_rng = [np.random.default_rng()]
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed every random source deepgrad uses; returns the generator."""
+    _rng[0] = np.random.default_rng(seed)
+    return _rng[0]
+
+
+def rng() -> np.random.Generator:
+    """The generator deepgrad draws from."""
+    return _rng[0]

@@ -1,0 +1,1 @@
+"""Optimizers that update parameters from their gradients."""
