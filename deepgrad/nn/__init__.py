@@ -1,5 +1,4 @@
-"""Neural networks: layers, losses and initializers built on deepgrad's tensors."""
+"""Neural networks: modules, layers, losses and initializers built on deepgrad's tensors."""
 
-from deepgrad.nn import functional
-
-__all__ = ["functional"]
+from deepgrad.nn import functional, init, utils
+from deepgrad.nn.modules import *

@@ -1,0 +1,9 @@
+"""Stateless neural-network functions (``deepgrad.nn.functional``, imported as ``F``).
+
+Grouped by family, one module each; everything is re-exported here.
+"""
+
+from deepgrad.nn.functional.activation import *
+from deepgrad.nn.functional.linear import *
+from deepgrad.nn.functional.loss import *
+from deepgrad.ops.shape import pad

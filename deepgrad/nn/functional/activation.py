@@ -1,0 +1,3 @@
+"""TODO(activation)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""TODO(linear)."""
+
+__all__: list = []

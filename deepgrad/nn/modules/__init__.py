@@ -1,0 +1,7 @@
+"""Layers as modules (``deepgrad.nn.Linear``, ...), one file per family."""
+
+from deepgrad.nn.modules.activation import *
+from deepgrad.nn.modules.container import *
+from deepgrad.nn.modules.linear import *
+from deepgrad.nn.modules.loss import *
+from deepgrad.nn.modules.module import *

@@ -1,0 +1,3 @@
+"""TODO(container)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""TODO(loss)."""
+
+__all__: list = []

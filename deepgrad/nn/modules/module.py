@@ -1,0 +1,3 @@
+"""TODO(module)."""
+
+__all__: list = []

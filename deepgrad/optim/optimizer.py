@@ -1,0 +1,3 @@
+"""TODO(optimizer)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""TODO(serialization)."""
+
+__all__: list = []
