@@ -6,7 +6,7 @@
     x.grad  # tensor([2., 4., 6.])
 """
 
-from deepgrad import autograd, backend, nn, optim  # noqa: E402,I001  (they build on everything above)
+from deepgrad import autograd, backend, nn, optim
 from deepgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepgrad.backend import bool_ as bool  # noqa: A001  (deepgrad.bool, as torch.bool)
 from deepgrad.backend import (
@@ -24,6 +24,7 @@ from deepgrad.backend import (
     uint8,
 )
 from deepgrad.ops import *  # noqa: F403
+from deepgrad.serialization import *  # noqa: F403
 from deepgrad.tensor import Tensor
 
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16  # noqa: A001

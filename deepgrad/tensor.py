@@ -18,11 +18,11 @@ from deepgrad.backend import as_dtype, dtype_of, xp
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("array", "_requires_grad", "grad", "grad_fn", "__weakref__")
+    __slots__ = ("array", "_requires_grad", "grad", "grad_fn", "_view_of", "__weakref__")
 
     def __init__(self, data=(), requires_grad: bool = False) -> None:
-        src = _from_data(data, None)
-        self.array = src
+        # like torch.Tensor(data): always the default float dtype (dg.tensor infers it)
+        self.array = _from_data(data, backend.get_default_dtype())
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
@@ -215,12 +215,33 @@ class Tensor:
                 f"{name}: the result has shape {result.shape}, which cannot be written in "
                 f"place into a tensor of shape {self.shape}"
             )
+        if not np.can_cast(result.array.dtype, self.array.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{name}: the result is {result.dtype}, which cannot be written in place into a "
+                f"{self.dtype} tensor; use the out-of-place operation"
+            )
+        origin = getattr(self, "_view_of", None)  # (base, key) when self is base[key]
         if result.grad_fn is None and self.grad_fn is None:
             self.array[...] = result.array
-        else:
-            self.array = result.array.astype(self.array.dtype, copy=False)
-            self.grad_fn = result.grad_fn
-            self._requires_grad = result._requires_grad
+            if origin is not None and not np.may_share_memory(self.array, origin[0].array):
+                origin[0].array[origin[1]] = self.array  # the view was rebound earlier
+            return self
+        if origin is None and self.array.base is not None:
+            # deepgrad tracks views made by indexing only: rebinding this tensor would leave
+            # the tensor it views unchanged, silently. PyTorch would update both.
+            raise RuntimeError(
+                f"{name}: in-place operation on a view (a reshape, transpose or expand of another "
+                "tensor) while gradients are recorded; deepgrad cannot update the viewed tensor "
+                "too. Use the out-of-place operation, or .clone() the view first"
+            )
+        self.array = result.array.astype(self.array.dtype, copy=False)
+        self.grad_fn = result.grad_fn
+        self._requires_grad = result._requires_grad
+        if origin is not None:  # write the new values into the base as well, through the graph
+            from deepgrad.ops.index import SetItem
+
+            base, key = origin
+            base._inplace(SetItem.apply(base, self, key=key), name)
         return self
 
     def _check_leaf_inplace(self, name: str) -> None:
@@ -277,19 +298,26 @@ def _from_data(data, dtype) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.array(data)
     else:
-        arr = np.array(_unwrap(data))
-        if arr.dtype.kind == "f":
-            arr = arr.astype(backend.get_default_dtype().np)
-        elif arr.dtype.kind in "iu":
-            arr = arr.astype(np.int64)
-        elif arr.dtype.kind not in "b":
+        try:
+            arr = np.array(_unwrap(data))
+        except ValueError:
+            raise ValueError(f"tensor(): the nested lists have different lengths, so they do not "
+                             f"form a rectangular array: {_preview(data)}") from None
+        if arr.dtype.kind not in "biuf":
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} data "
                             f"(it became a NumPy array of dtype {arr.dtype})")
+        if dtype is None:  # Python numbers: torch's defaults
+            dtype = backend.get_default_dtype() if arr.dtype.kind == "f" else (
+                np.int64 if arr.dtype.kind in "iu" else None)
     if dtype is not None:
         arr = arr.astype(as_dtype(dtype).np, copy=False)
-    else:
-        dtype_of(arr)  # rejects unsupported dtypes with a clear error
+    dtype_of(arr)  # rejects unsupported dtypes with a clear error
     return arr
+
+
+def _preview(data) -> str:
+    text = repr(data)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _unwrap(data):
@@ -304,49 +332,63 @@ def _unwrap(data):
 # -- repr like PyTorch's --------------------------------------------------------------------
 def _format(t: Tensor) -> str:
     a = t.array
-    body = _format_values(a)
     extras = []
     if a.size == 0 and a.ndim != 1:
         extras.append(f"size={t.shape}")
     default_float = backend.get_default_dtype().np
-    if a.dtype not in (default_float, np.int64, np.bool_):
+    # an empty tensor shows no values to tell its dtype by, so it is named unless default
+    implied = (default_float,) if a.size == 0 else (default_float, np.int64, np.bool_)
+    if a.dtype not in implied:
         extras.append(f"dtype={t.dtype}")
     if t.grad_fn is not None:
         extras.append(f"grad_fn={t.grad_fn!r}")
     elif t._requires_grad:
         extras.append("requires_grad=True")
-    return "tensor(" + ", ".join([body] + extras) + ")"
+    return "tensor(" + ", ".join([_format_values(a)] + extras) + ")"
 
 
 def _format_values(a: np.ndarray) -> str:
     if a.size == 0:
         return "[]"
-    if a.dtype.kind == "b":
-        fmt = str
-    elif a.dtype.kind in "iu":
-        width = max(len(str(a.min())), len(str(a.max())))
-        def fmt(x):
-            return str(x).rjust(width)
-    else:
-        fmt = _float_formatter(a)
+    spell = _float_spelling(a) if a.dtype.kind == "f" else str
+    # elements are padded to the widest finite non-zero one shown (as PyTorch does)
+    shown = (a if a.size <= 1000 else _edges(a)).reshape(-1)
+    measured = shown[np.isfinite(shown) & (shown != 0)] if a.dtype.kind == "f" else shown
+    width = max((len(spell(v)) for v in (measured if measured.size else shown)), default=0)
     return np.array2string(
         a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-        formatter={"all": fmt}, max_line_width=80,
+        formatter={"all": lambda v: spell(v).rjust(width)}, max_line_width=80,
     )
 
 
-def _float_formatter(a: np.ndarray):
-    finite = a[np.isfinite(a)]
-    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-        def spell(x):
-            return f"{x:.0f}." if np.isfinite(x) else str(x)
-    else:
-        big = finite.size and np.abs(finite).max() >= 1e8
-        small = finite.size and 0 < np.abs(finite[finite != 0]).min(initial=np.inf) < 1e-4
-        style = "{:.4e}" if big or small else "{:.4f}"
-        def spell(x):
-            return style.format(x) if np.isfinite(x) else str(x)
-    width = max((len(spell(v)) for v in (a.min(), a.max(), *a.flat[:1])), default=0)
-    if np.isnan(a).any():
-        width = max(width, 3)
-    return lambda x: spell(x).rjust(width)
+def _edges(a: np.ndarray, k: int = 3) -> np.ndarray:
+    """The first and last k entries along every dim (what a summarised repr shows)."""
+    for axis, n in enumerate(a.shape):
+        if n > 2 * k:
+            a = np.concatenate([a.take(range(k), axis), a.take(range(n - k, n), axis)], axis)
+    return a
+
+
+def _float_spelling(a: np.ndarray):
+    """PyTorch's choice: whole numbers as '3.', else 4 decimals, scientific for wide ranges."""
+    values = np.abs(a[np.isfinite(a) & (a != 0)].astype(np.float64))
+    if values.size == 0:
+        return _whole
+    lo, hi = values.min(), values.max()
+    if np.all(values == np.round(values)):
+        return _whole if hi <= 1e8 else _scientific
+    if hi / lo > 1000 or hi > 1e8 or lo < 1e-4:
+        return _scientific
+    return _fixed
+
+
+def _whole(v) -> str:
+    return f"{v:.0f}." if np.isfinite(v) else str(v)
+
+
+def _fixed(v) -> str:
+    return f"{v:.4f}" if np.isfinite(v) else str(v)
+
+
+def _scientific(v) -> str:
+    return f"{v:.4e}" if np.isfinite(v) else str(v)

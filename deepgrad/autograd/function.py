@@ -32,9 +32,9 @@ class Function:
     and cheap for Python's garbage collector, and ``release`` knows what to drop.
     """
 
-    # next_functions: per input, the node that produced it, the leaf tensor itself, or None.
-    # shapes: per input, its shape (for sum_to). needs_input_grad: per input, a bool.
-    __slots__ = ("next_functions", "shapes", "needs_input_grad", "__weakref__")
+    # next_functions: per input, the node that produced it, the leaf tensor itself, or None
+    # (no gradient needed). shapes: per input, its shape (for sum_to).
+    __slots__ = ("next_functions", "shapes", "__weakref__")
     _saved: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
@@ -67,14 +67,18 @@ class Function:
         if type(out) is not _ndarray:
             out = _asarray(out)
         if _enabled[0]:
-            needs = tuple([isinstance(x, tensor) and x._requires_grad for x in inputs])
+            needs = [isinstance(x, tensor) and x._requires_grad for x in inputs]
             if True in needs:
-                fn.needs_input_grad = needs
-                fn.next_functions = tuple(
-                    [(x.grad_fn or x) if n else None for x, n in zip(inputs, needs)])
-                fn.shapes = tuple([a.shape if n else None for a, n in zip(arrays, needs)])
+                fn.next_functions = tuple([(x.grad_fn or x) if need else None
+                                           for x, need in zip(inputs, needs)])
+                fn.shapes = tuple([a.shape if need else None for a, need in zip(arrays, needs)])
                 return tensor._make(out, fn)
         return tensor._make(out, None)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """Per input, whether backward must compute its gradient."""
+        return tuple([n is not None for n in self.next_functions])
 
     def release(self) -> None:
         """Drop the saved arrays and the links to the inputs (after backward)."""

@@ -6,6 +6,7 @@ this is the one place that lists them.
 
 from deepgrad import backend
 from deepgrad.ops import creation, elementwise, index, linalg, promote, reduce, shape
+from deepgrad.ops.activation import heaviside, log_softmax, softmax
 from deepgrad.ops.creation import *  # noqa: F403
 from deepgrad.ops.elementwise import (
     abs,
@@ -129,6 +130,7 @@ _METHODS = {
     "minimum": minimum, "masked_fill": masked_fill, "sign": sign, "isnan": isnan,
     "isinf": isinf, "isfinite": isfinite, "allclose": allclose, "equal": equal,
     "where": lambda self, condition, other: where(condition, self, other),
+    "heaviside": heaviside, "softmax": softmax, "log_softmax": log_softmax,
     # reductions
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
     "amin": amin, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp, "prod": prod,
@@ -186,4 +188,5 @@ def _bind() -> None:
 _bind()
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "backend", "creation", "elementwise", "index", "linalg", "promote", "reduce", "shape")]
+    "activation", "backend", "creation", "elementwise", "index", "linalg", "promote", "reduce",
+    "shape")]

@@ -44,31 +44,31 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, None)
 
 
-def _filled(fill, size, dtype, requires_grad):
-    shape = _sizes(size, "size")
+def _filled(fill, size, dtype, requires_grad, op):
+    shape = _sizes(size, op)
     if any(n < 0 for n in shape):
-        raise RuntimeError(f"negative size in {shape}")
+        raise RuntimeError(f"{op}: sizes must be non-negative, got {shape}")
     return _finish(fill(shape, _float(dtype) if dtype is None else backend.as_dtype(dtype).np),
                    requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(np.zeros, size, dtype, requires_grad)
+    return _filled(np.zeros, size, dtype, requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(np.ones, size, dtype, requires_grad)
+    return _filled(np.ones, size, dtype, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(np.empty, size, dtype, requires_grad)
+    return _filled(np.empty, size, dtype, requires_grad, "empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Filled with fill_value; the dtype follows fill_value (bool, int64, float32) as in torch."""
     if dtype is None:
         dtype = _from_data(fill_value, None).dtype
-    return _filled(lambda s, d: np.full(s, fill_value, d), (size,), dtype, requires_grad)
+    return _filled(lambda s, d: np.full(s, fill_value, d), (size,), dtype, requires_grad, "full")
 
 
 def _like(fn, input, dtype, requires_grad, *args):
@@ -113,7 +113,10 @@ def arange(start, end=None, step=1, dtype=None, device=None,
     if dtype is None:
         floating = any(isinstance(v, float) for v in args)
         dtype = backend.get_default_dtype() if floating else backend.int64
-    n = max(math.ceil((args[1] - args[0]) / args[2]), 0)
+    if (args[1] - args[0]) * args[2] < 0:
+        raise RuntimeError(f"arange: the range from {start} to {end} goes the other way from "
+                           f"step {step}")
+    n = math.ceil((args[1] - args[0]) / args[2])
     array = (args[0] + np.arange(n) * args[2]).astype(backend.as_dtype(dtype).np)
     return _finish(array, requires_grad)
 
@@ -128,22 +131,24 @@ def eye(n: int, m: int | None = None, dtype=None, device=None,
     return _finish(np.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
-def _draw(method: str, size, dtype, requires_grad) -> Tensor:
+def _draw(op: str, method: str, size, dtype, requires_grad) -> Tensor:
     """Draw with the generator's float32 or float64 routine (its only two), then cast."""
     dt = _float(dtype)
+    if dt.kind != "f":
+        raise RuntimeError(f"{op}: draws floating values, got dtype {backend.as_dtype(dt)}")
     draw_dt = dt if dt in (np.float32, np.float64) else np.float32
-    values = getattr(backend.rng(), method)(_sizes(size, method), dtype=draw_dt)
+    values = getattr(backend.rng(), method)(_sizes(size, op), dtype=draw_dt)
     return _finish(values.astype(dt, copy=False), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    return _draw("random", size, dtype, requires_grad)
+    return _draw("rand", "random", size, dtype, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    return _draw("standard_normal", size, dtype, requires_grad)
+    return _draw("randn", "standard_normal", size, dtype, requires_grad)
 
 
 def randint(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -71,11 +71,16 @@ class Pow(Function):
         a, b = self.a, self.b
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = g * b * a ** (b - 1) if not _is_number(b) or b != 0 else g * 0
+            if _is_number(b):
+                ga = g * b * a ** (b - 1) if b != 0 else g * 0
+            else:  # 0 where b == 0, even at a == 0 (where a ** -1 is inf), as in PyTorch
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ga = g * np.where(b == 0, 0, b * a ** (b - 1))
         if self.needs_input_grad[1]:
             # d(a**b)/db = a**b * log(a), taken as 0 where a == 0 and b >= 0 (as PyTorch does)
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * np.where((a == 0) & (b >= 0), 0, self.out * np.log(a))
+                log_a = np.log(a, dtype=self.out.dtype)  # a Python number must not upcast
+                gb = g * np.where((a == 0) & (b >= 0), 0, self.out * log_a)
         return ga, gb
 
 
@@ -144,11 +149,22 @@ def floor_divide(input, other) -> Tensor:
     return div(input, other, rounding_mode="floor")
 
 
+class Remainder(Function):
+    __slots__ = ("a", "b")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.remainder(a, b)
+
+    def backward(self, g):
+        # a % b = a - floor(a / b) * b
+        need_b = self.needs_input_grad[1]
+        return g, (-g * np.floor_divide(self.a, self.b) if need_b else None)
+
+
 def remainder(input, other) -> Tensor:
-    """Python's modulo (the result has the divisor's sign); no gradient."""
-    a, b = binary_operands(input, other)
-    return Tensor._make(np.asarray(np.remainder(getattr(a, "array", a), getattr(b, "array", b))),
-                        None)
+    """Python's modulo (the result has the divisor's sign)."""
+    return Remainder.apply(*binary_operands(input, other))
 
 
 def pow(input, exponent) -> Tensor:
@@ -246,16 +262,20 @@ class Sigmoid(Function):
     __slots__ = ("out",)
 
     def forward(self, x):
-        # 1 / (1 + e^-x) is accurate everywhere; e^-x overflows to inf only where the
-        # result is 0 anyway
-        with np.errstate(over="ignore"):
-            out = np.exp(-x)
+        # 1 / (1 + e^-x) is accurate in both tails; capping -x where e^-x would overflow changes
+        # only results that are 0 to within the dtype's smallest normal number.
+        out = np.negative(x, out=np.empty_like(x))  # out=: an array even when x is 0-d
+        np.minimum(out, _EXP_MAX.get(x.dtype, 88.0), out=out)
+        np.exp(out, out=out)
         out += 1
         self.out = np.reciprocal(out, out=out)
         return out
 
     def backward(self, g):
         return g * self.out * (1 - self.out)
+
+
+_EXP_MAX = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
 class ReLU(Function):
@@ -270,19 +290,24 @@ class ReLU(Function):
 
 
 class Clamp(Function):
-    __slots__ = ("mask",)
+    __slots__ = ("x", "lo", "hi")
 
     def forward(self, x, lo, hi):
-        # the gradient passes where min <= x <= max, as in PyTorch
-        self.mask = np.ones(x.shape, bool)
-        if lo is not None:
-            self.mask &= x >= lo
-        if hi is not None:
-            self.mask &= x <= hi
+        self.x, self.lo, self.hi = x, lo, hi
         return np.clip(x, lo, hi)
 
     def backward(self, g):
-        return g * self.mask
+        # as in PyTorch: x's gradient passes where min <= x <= max; a tensor bound gets it
+        # where it is the result (max wins where min > max); ties go to x
+        x, lo, hi = self.x, self.lo, self.hi
+        zero = np.zeros((), g.dtype)
+        above = True if lo is None else x >= lo
+        below = True if hi is None else x <= hi
+        need_x, need_lo, need_hi = self.needs_input_grad
+        gx = np.where(above & below, g, zero) if need_x else None
+        glo = np.where(~above & (True if hi is None else lo < hi), g, zero) if need_lo else None
+        ghi = np.where(~below | (False if lo is None else hi < lo), g, zero) if need_hi else None
+        return gx, glo, ghi
 
 
 def _unary(cls):
@@ -310,11 +335,12 @@ def clamp(input, min=None, max=None) -> Tensor:
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input if min is None else maximum(input, min)
-        return out if max is None else minimum(out, max)
-    if input.array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+        given = [v for v in (input, min, max) if v is not None]
+        dt = result_dtype(*given)
+        input, min, max = (v if v is None else as_tensor(v).to(dt) for v in (input, min, max))
+    elif input.array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         input = float_operand(input)
-    return Clamp.apply(input, lo=min, hi=max)
+    return Clamp.apply(input, min, max)
 
 
 clip = clamp
@@ -444,29 +470,34 @@ bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 
 
 def logical_not(input) -> Tensor:
-    return Tensor._make(np.logical_not(input.array), None)
+    return Tensor._make(np.asarray(np.logical_not(input.array)), None)
 
 
 def bitwise_not(input) -> Tensor:
     if input.array.dtype.kind == "f":
         raise TypeError(f"bitwise_not: not defined for floating tensors ({input.dtype})")
-    return Tensor._make(np.invert(input.array), None)
+    return Tensor._make(np.asarray(np.invert(input.array)), None)
 
 
 def sign(input) -> Tensor:
-    return Tensor._make(np.sign(input.array), None)
+    """-1, 0 or 1; 0 for nan, as in PyTorch. No gradient (it is 0 everywhere)."""
+    a = input.array
+    if a.dtype.kind == "b":
+        return Tensor._make(a.copy(), None)
+    return Tensor._make(np.where(np.isnan(a), 0, np.sign(a)) if a.dtype.kind == "f"
+                        else np.asarray(np.sign(a)), None)
 
 
 def isnan(input) -> Tensor:
-    return Tensor._make(np.isnan(input.array), None)
+    return Tensor._make(np.asarray(np.isnan(input.array)), None)
 
 
 def isfinite(input) -> Tensor:
-    return Tensor._make(np.isfinite(input.array), None)
+    return Tensor._make(np.asarray(np.isfinite(input.array)), None)
 
 
 def isinf(input) -> Tensor:
-    return Tensor._make(np.isinf(input.array), None)
+    return Tensor._make(np.asarray(np.isinf(input.array)), None)
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:

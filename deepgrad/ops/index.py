@@ -67,22 +67,25 @@ class SetItem(Function):
 
 def getitem(input, key) -> Tensor:
     key, advanced = _key(key)
-    try:
-        return GetItem.apply(input, key=key, advanced=advanced)
-    except IndexError as e:
-        raise IndexError(f"index: {e} (tensor of shape {input.shape})") from None
+    out = GetItem.apply(input, key=key, advanced=advanced)  # errors name getitem and the shape
+    if not advanced:  # a view, as in PyTorch: in-place changes to it reach input too
+        out._view_of = (input, key)
+    return out
 
 
 def setitem(input, key, value) -> None:
     """``x[key] = value``: in place, or through the graph when gradients are recorded."""
     key, _ = _key(key)
     v = as_tensor(value, like=input)
+    lead = next((i for i, n in enumerate(v.shape) if n != 1), v.ndim)
+    if lead:  # torch drops a value's leading size-1 dims (x[0] = t of shape (1,))
+        v = v.reshape(v.shape[lead:])
+    if (input._requires_grad or v._requires_grad) and is_grad_enabled():
+        input._inplace(SetItem.apply(input, v.to(input.dtype), key=key), "setitem")
+        return
+    input._check_leaf_inplace("setitem")
     try:
-        if (input._requires_grad or v._requires_grad) and is_grad_enabled():
-            input._inplace(SetItem.apply(input, v.to(input.dtype), key=key), "setitem")
-        else:
-            input._check_leaf_inplace("setitem")
-            input.array[key] = v.array
+        input.array[key] = v.array
     except (IndexError, ValueError) as e:
         raise type(e)(f"setitem: {e} (tensor of shape {input.shape}, value of shape "
                       f"{v.shape})") from None
@@ -195,7 +198,13 @@ def index_select(input, dim: int, index) -> Tensor:
 def masked_select(input, mask) -> Tensor:
     """The elements where mask (broadcast with input) is True, as a 1-D tensor."""
     m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-    shape = np.broadcast_shapes(input.shape, m.shape)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(input.shape, m.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_select: mask of shape {m.shape} does not broadcast with "
+                           f"input of shape {input.shape}") from None
     return getitem(input.expand(shape), np.broadcast_to(m, shape))
 
 

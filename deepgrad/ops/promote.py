@@ -17,6 +17,8 @@ from deepgrad.autograd import Function
 from deepgrad.tensor import Tensor, _from_data
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+# Python number types that leave a tensor of this dtype kind unchanged (checked first: fast)
+_SAME_KIND = {"f": (float, int), "i": (int,), "u": (int,)}
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
@@ -32,7 +34,7 @@ def _scalar_dtype(x, dt):
     category = 0 if isinstance(x, (bool, np.bool_)) else 1 if isinstance(x, numbers.Integral) else 2
     if category <= _CATEGORY[dt.kind]:
         return dt
-    return backend.get_default_dtype().np if category == 2 else np.int64
+    return backend.get_default_dtype().np if category == 2 else np.dtype(np.int64)
 
 
 def promote_pair(a, b):
@@ -80,6 +82,8 @@ def binary_operands(a, b):
     them, so ``x * 2`` costs no extra array.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and type(b) in _SAME_KIND.get(a.array.dtype.kind, ()):
+        return a, b  # the common `x * 0.5`: NumPy keeps x's dtype
     if ta and tb:
         da, db = a.array.dtype, b.array.dtype
         if da == db:

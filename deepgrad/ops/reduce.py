@@ -28,7 +28,7 @@ def _axes(dim, ndim: int, op: str):
     axes = tuple(sorted(_dim(d, ndim, op) for d in dims))
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{op}: dimension listed twice in dim={dim}")
-    return axes
+    return axes if ndim else ()  # dim 0 of a 0-d tensor: nothing to reduce, as in torch
 
 
 def _unsqueeze(g, shape, axes, keepdim):
@@ -60,6 +60,9 @@ class Mean(Function):
 
     def forward(self, x, axes, keepdim):
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.size == 0:  # nan where nothing is averaged, as in torch, without NumPy's warning
+            with np.errstate(invalid="ignore"):
+                return x.sum(axis=axes, keepdims=keepdim) / _count(x.shape, axes)
         return x.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, g):
@@ -201,6 +204,9 @@ def _extreme(input, dim, keepdim, other, full, pick, pairwise, op):
         return pairwise(input, other)
     if dim is None:
         return full.apply(input, axes=None, keepdim=False)
+    if input.ndim == 0:  # dim 0 of a 0-d tensor: the element itself, at index 0
+        _dim(dim, 0, op)
+        return _extreme(input.reshape(1), 0, False, None, full, pick, pairwise, op)
     # along a dim: the first extreme's index, and the value gathered from it (the gradient
     # goes to that one element)
     from deepgrad.ops.index import gather
@@ -256,6 +262,8 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     axis = None if dim is None else _dim(dim, input.ndim, "prod")
+    if input.ndim == 0:  # dim 0 of a 0-d tensor: the element itself
+        axis = None
     return Prod.apply(input, dim=axis, keepdim=keepdim)
 
 
