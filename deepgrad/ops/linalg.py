@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from deepgrad.autograd import Function
@@ -80,4 +82,34 @@ def dot(input, other) -> Tensor:
 
 
 def outer(input, vec2) -> Tensor:
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expects two 1-D tensors, got shapes {input.shape} and "
+                           f"{vec2.shape}")
     return matmul(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+class Linear(Function):
+    """``x @ W.T + b`` as one GEMM and an in-place bias add (``nn.functional.linear``).
+
+    Leading batch dims of x are folded into the GEMM's rows: (..., in) -> (rows, in).
+    """
+
+    __slots__ = ("x2", "w", "x_shape")
+
+    def forward(self, x, w, b=None):
+        self.x_shape = x.shape
+        self.x2 = x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+        self.w = w
+        out = x2 @ w.T
+        if b is not None:
+            out += b
+        return out.reshape(*x.shape[:-1], w.shape[0])
+
+    def backward(self, g):
+        needs = self.needs_input_grad
+        g2 = g.reshape(self.x2.shape[0], g.shape[-1])
+        gx = (g2 @ self.w).reshape(self.x_shape) if needs[0] else None
+        gw = g2.T @ self.x2 if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(0) if needs[2] else None)

@@ -4,6 +4,7 @@ Grouped by family, one module each; everything is re-exported here.
 """
 
 from deepgrad.nn.functional.activation import *
+from deepgrad.nn.functional.dropout import *
 from deepgrad.nn.functional.linear import *
 from deepgrad.nn.functional.loss import *
 from deepgrad.ops.shape import pad

@@ -2,6 +2,7 @@
 
 from deepgrad.nn.modules.activation import *
 from deepgrad.nn.modules.container import *
+from deepgrad.nn.modules.dropout import *
 from deepgrad.nn.modules.linear import *
 from deepgrad.nn.modules.loss import *
 from deepgrad.nn.modules.module import *
