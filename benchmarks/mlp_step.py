@@ -1,0 +1,110 @@
+"""Training steps of two MLPs in deepgrad and PyTorch eager, in one run (issue 3's goals):
+
+(a) 784-512-256-10, ReLU, cross-entropy, SGD momentum 0.9, batch 128 (goal: >= 1.0x torch's speed)
+(b) 2-16-16-1, tanh, BCE with logits, SGD, batch 32 (goal: >= 1.5x torch's speed)
+
+Each step is zero_grad, forward, loss, backward, optimizer step. Peak memory is how far the
+process's resident set rises above its starting point during the steps (a fresh process each).
+
+    python benchmarks/mlp_step.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from harness import best_time, report, try_import_torch
+
+CASES = {
+    "a": dict(sizes=[784, 512, 256, 10], act="relu", batch=128, loss="ce", momentum=0.9),
+    "b": dict(sizes=[2, 16, 16, 1], act="tanh", batch=32, loss="bce", momentum=0.0),
+}
+STEPS = 20
+
+
+def build(nn, sizes, act):
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU() if act == "relu" else nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def data(case):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((case["batch"], case["sizes"][0])).astype(np.float32)
+    if case["loss"] == "ce":
+        y = rng.integers(0, case["sizes"][-1], case["batch"])
+    else:
+        y = (rng.random((case["batch"], 1)) < 0.5).astype(np.float32)
+    return x, y
+
+
+def stepper(lib, case):
+    """A function running STEPS training steps in lib (deepgrad or torch)."""
+    model = build(lib.nn, case["sizes"], case["act"])
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=case["momentum"])
+    loss_fn = lib.nn.CrossEntropyLoss() if case["loss"] == "ce" else lib.nn.BCEWithLogitsLoss()
+    x0, y0 = data(case)
+    x, y = lib.from_numpy(x0), lib.from_numpy(y0)
+
+    def run():
+        for _ in range(STEPS):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+
+    return run
+
+
+def peak_memory_mb(framework: str, case_name: str) -> float:
+    """Peak resident memory above the starting point (MB) during STEPS steps, in a fresh process.
+
+    Linux resets the process's peak-RSS counter when "5" is written to /proc/self/clear_refs.
+    """
+    code = f"""
+import sys
+sys.path.insert(0, {json.dumps(sys.path[0])})
+import mlp_step
+lib = __import__({framework!r})
+run = mlp_step.stepper(lib, mlp_step.CASES[{case_name!r}])
+def kb(field):
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith(field))
+start = kb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")
+run()
+print((kb("VmHWM:") - start) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main() -> list:
+    import deepgrad as dg
+
+    torch = try_import_torch()
+    results = []
+    for name, case in CASES.items():
+        dg_s = best_time(stepper(dg, case)) / STEPS
+        torch_s = best_time(stepper(torch, case)) / STEPS if torch else None
+        sizes = "-".join(map(str, case["sizes"]))
+        title = f"MLP ({name}) {sizes} {case['act']}, batch {case['batch']}"
+        result = report(title + ": one training step", dg_s, torch_s, unit="step")
+        if torch:
+            result["speed_vs_torch"] = torch_s / dg_s
+            mem = {fw: peak_memory_mb(fw, name) for fw in ("deepgrad", "torch")}
+            print(f"  peak memory above start during {STEPS} steps: deepgrad "
+                  f"{mem['deepgrad']:.1f} MB, torch {mem['torch']:.1f} MB")
+            result["peak_mb"] = mem
+        results.append(result)
+    return results
+
+
+if __name__ == "__main__":
+    main()
