@@ -7,7 +7,7 @@ import time
 
 
 def best_time(fn, repeat: int = 7, warmup: int = 2) -> float:
-    """Median seconds of fn() over `repeat` runs after `warmup` runs."""
+    """Median seconds of fn() over `repeat` runs after `warmup` runs (one framework alone)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -16,6 +16,26 @@ def best_time(fn, repeat: int = 7, warmup: int = 2) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def compare(deepgrad_fn, torch_fn, blocks: int = 3, per_block: int = 5) -> tuple:
+    """Best seconds of one call of each, timed in alternating blocks of calls.
+
+    Alternating spreads the drift of a shared machine over both frameworks; whole blocks, each
+    begun with an untimed call, let the other framework's worker threads go idle first (their
+    spinning would otherwise be charged to this one).
+    """
+    if torch_fn is None:
+        return best_time(deepgrad_fn, blocks * per_block), None
+    best = [float("inf"), float("inf")]
+    for _ in range(blocks):
+        for i, fn in enumerate((deepgrad_fn, torch_fn)):
+            fn()
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 def try_import_torch():

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import numpy as np
-from harness import best_time, report, try_import_torch
+from harness import compare, report, try_import_torch
 
 CASES = {
     "a": dict(sizes=[784, 512, 256, 10], act="relu", batch=128, loss="ce", momentum=0.9),
@@ -91,8 +91,8 @@ def main() -> list:
     torch = try_import_torch()
     results = []
     for name, case in CASES.items():
-        dg_s = best_time(stepper(dg, case)) / STEPS
-        torch_s = best_time(stepper(torch, case)) / STEPS if torch else None
+        dg_s, torch_s = compare(stepper(dg, case), stepper(torch, case) if torch else None)
+        dg_s, torch_s = dg_s / STEPS, (torch_s / STEPS if torch else None)
         sizes = "-".join(map(str, case["sizes"]))
         title = f"MLP ({name}) {sizes} {case['act']}, batch {case['batch']}"
         result = report(title + ": one training step", dg_s, torch_s, unit="step")

@@ -7,7 +7,7 @@ forward and backward. Small tensors make the framework's own cost per op dominat
 from __future__ import annotations
 
 import numpy as np
-from harness import best_time, report, try_import_torch
+from harness import compare, report, try_import_torch
 
 N_OPS = 1000
 SHAPE = (64, 64)
@@ -25,37 +25,26 @@ def chain(x, w, n_ops: int):
     return y.sum()
 
 
-def run_deepgrad(x0, w0):
-    import deepgrad as dg
-
-    x = dg.tensor(x0, requires_grad=True)
-    w = dg.tensor(w0, requires_grad=True)
-
-    def step():
-        x.grad = w.grad = None
-        chain(x, w, N_OPS).backward()
-
-    return best_time(step)
-
-
-def run_torch(torch, x0, w0):
-    x = torch.tensor(x0, requires_grad=True)
-    w = torch.tensor(w0, requires_grad=True)
+def stepper(lib, x0, w0):
+    """One forward+backward of the chain in lib (deepgrad or torch)."""
+    x = lib.tensor(x0, requires_grad=True)
+    w = lib.tensor(w0, requires_grad=True)
 
     def step():
         x.grad = w.grad = None
         chain(x, w, N_OPS).backward()
 
-    return best_time(step)
+    return step
 
 
 def main() -> dict:
+    import deepgrad as dg
+
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(SHAPE).astype(np.float32)
     w0 = rng.standard_normal(SHAPE).astype(np.float32)
     torch = try_import_torch()
-    dg_s = run_deepgrad(x0, w0)
-    torch_s = run_torch(torch, x0, w0) if torch else None
+    dg_s, torch_s = compare(stepper(dg, x0, w0), stepper(torch, x0, w0) if torch else None)
     return report(f"op overhead: {N_OPS} elementwise ops on {SHAPE} float32, forward+backward",
                   dg_s, torch_s)
 

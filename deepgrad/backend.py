@@ -6,6 +6,10 @@ so a primitive's forward and backward read like the maths written with NumPy.
 
 from __future__ import annotations
 
+import ctypes
+import glob
+import os
+
 import numpy as np
 
 xp = np  # the array module; one place to swap in CuPy
@@ -101,3 +105,61 @@ def manual_seed(seed: int) -> np.random.Generator:
 def rng() -> np.random.Generator:
     """The generator deepgrad draws from."""
     return _rng[0]
+
+
+# -- in-place vector updates ----------------------------------------------------------------------
+# Optimizers update every parameter each step. NumPy's elementwise ops run on one core and take a
+# pass per operation; BLAS's axpy and scal update in place in one pass on all cores. NumPy's PyPI
+# wheels ship OpenBLAS: its axpy/scal are called here, in the same thread pool as NumPy's matrix
+# products (a second BLAS, such as SciPy's, would fight it for the cores). Where that library is
+# not found, the plain NumPy lines below do the same work.
+def _find_numpy_openblas():
+    """{dtype: (axpy, scal)} from the OpenBLAS inside NumPy's wheel, or {} if there is none."""
+    root = os.path.dirname(np.__file__)
+    candidates = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "libscipy_openblas64_*"))
+    candidates += glob.glob(os.path.join(root, ".dylibs", "libscipy_openblas64_*"))
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)
+            routines = {}
+            kinds = ((np.float32, ctypes.c_float, "s"), (np.float64, ctypes.c_double, "d"))
+            for dt, c_real, p in kinds:
+                axpy = getattr(lib, f"scipy_cblas_{p}axpy64_")
+                scal = getattr(lib, f"scipy_cblas_{p}scal64_")
+                i64, ptr = ctypes.c_int64, ctypes.c_void_p
+                axpy.argtypes, axpy.restype = (i64, c_real, ptr, i64, ptr, i64), None
+                scal.argtypes, scal.restype = (i64, c_real, ptr, i64), None
+                routines[np.dtype(dt)] = (axpy, scal)
+            return routines
+        except (OSError, AttributeError):
+            continue
+    return {}
+
+
+_BLAS = _find_numpy_openblas()
+
+
+# Below this many elements a BLAS call through ctypes costs more than NumPy's passes save.
+_BLAS_MIN_SIZE = 16384
+
+
+def axpy(a: float, x, y, scratch) -> None:
+    """y += a * x, in place; scratch (y's shape and dtype) holds a * x where BLAS is not used."""
+    routines = _BLAS.get(y.dtype) if y.size >= _BLAS_MIN_SIZE else None
+    if routines and x.dtype == y.dtype and x.shape == y.shape and _dense(x) and _dense(y):
+        routines[0](y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+    else:
+        y += np.multiply(x, a, out=scratch)
+
+
+def scal(a: float, y) -> None:
+    """y *= a, in place."""
+    routines = _BLAS.get(y.dtype) if y.size >= _BLAS_MIN_SIZE else None
+    if routines and _dense(y):
+        routines[1](y.size, a, y.ctypes.data, 1)
+    else:
+        y *= a
+
+
+def _dense(a) -> bool:
+    return a.flags.c_contiguous and a.flags.writeable

@@ -135,12 +135,12 @@ def _run(roots, retain: bool, targets, accumulate: bool) -> list:
         grads = node.backward(g)
         if type(grads) is not tuple:
             grads = (grads,)
-        for nxt, shape, gi in zip(node.next_functions, node.shapes, grads):
+        for nxt, gi in zip(node.next_functions, grads):
             if nxt is None or gi is None:
                 continue
-            if gi.shape != shape:
-                gi = sum_to(gi, shape)
             if isinstance(nxt, Function):
+                if gi.shape != nxt.out_shape:
+                    gi = sum_to(gi, nxt.out_shape)
                 if nxt in buffers:
                     buffers[nxt] = buffers[nxt] + gi
                 else:
@@ -150,6 +150,8 @@ def _run(roots, retain: bool, targets, accumulate: bool) -> list:
                 if not left:
                     ready.append(nxt)
             else:  # a leaf tensor
+                if gi.shape != nxt.array.shape:
+                    gi = sum_to(gi, nxt.array.shape)
                 owned = gi is not g and (len(grads) == 1 or sum(x is gi for x in grads) == 1)
                 _deliver(nxt, gi, owned, leaf_slot, captured, accumulate)
         if not retain:

@@ -33,8 +33,9 @@ class Function:
     """
 
     # next_functions: per input, the node that produced it, the leaf tensor itself, or None
-    # (no gradient needed). shapes: per input, its shape (for sum_to).
-    __slots__ = ("next_functions", "shapes", "__weakref__")
+    # (no gradient needed). out_shape: the output's shape, which is what the gradients sent to
+    # this node are summed back to (sum_to).
+    __slots__ = ("next_functions", "out_shape", "__weakref__")
     _saved: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
@@ -71,7 +72,7 @@ class Function:
             if True in needs:
                 fn.next_functions = tuple([(x.grad_fn or x) if need else None
                                            for x, need in zip(inputs, needs)])
-                fn.shapes = tuple([a.shape if need else None for a, need in zip(arrays, needs)])
+                fn.out_shape = out.shape
                 return tensor._make(out, fn)
         return tensor._make(out, None)
 

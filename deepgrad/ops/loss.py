@@ -171,19 +171,26 @@ class BinaryCrossEntropyWithLogits(Function):
     """``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``: BCE of sigmoid(x), without its logs.
 
     pos_weight pw (None: 1) scales the positive term; the sigmoid comes from the saved
-    softplus as ``exp(-softplus(-x))``, so no step overflows.
+    softplus as ``exp(-softplus(-x))``, so no step overflows. ``reduction`` 'mean' or 'sum'
+    reduces inside the primitive (one graph node for the whole loss), 'none' does not.
     """
-    __slots__ = ("x", "t", "pos_weight", "sp")
+    __slots__ = ("x", "t", "pos_weight", "sp", "reduction")
 
-    def forward(self, x, t, pos_weight):
-        self.x, self.t, self.pos_weight = x, t, pos_weight
+    def forward(self, x, t, pos_weight, reduction="none"):
+        self.x, self.t, self.pos_weight, self.reduction = x, t, pos_weight, reduction
         self.sp = np.logaddexp(0, -x)  # softplus(-x) = -log(sigmoid(x))
         if pos_weight is None:
-            return (1 - t) * x + self.sp
-        return (1 - t) * x + (1 + (pos_weight - 1) * t) * self.sp
+            loss = (1 - t) * x + self.sp
+        else:
+            loss = (1 - t) * x + (1 + (pos_weight - 1) * t) * self.sp
+        if reduction == "none":
+            return loss
+        return loss.mean() if reduction == "mean" else loss.sum()
 
     def backward(self, g):
         x, t, pw, sp = self.x, self.t, self.pos_weight, self.sp
+        if self.reduction == "mean":
+            g = g / max(x.size, 1)
         need_x, need_t, need_pw = self.needs_input_grad
         gx = gt = gpw = None
         if need_x:  # sigmoid(x) - t, or (1 + (pw - 1) t) sigmoid(x) - pw t

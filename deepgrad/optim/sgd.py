@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepgrad.backend import axpy, scal
 from deepgrad.optim.optimizer import Optimizer, check_range, decayed_grad
 from deepgrad.tensor import Tensor
 
@@ -52,10 +53,7 @@ class SGD(Optimizer):
                     buf = buf.array
                 else:
                     buf = buf.array
-                    buf *= momentum
-                    if dampening:
-                        buf += np.multiply(g, 1 - dampening, out=s2)
-                    else:
-                        buf += g
+                    scal(momentum, buf)
+                    axpy(1 - dampening, g, buf, s2)
                 g = np.add(g, np.multiply(buf, momentum, out=s2), out=s2) if nesterov else buf
-            param -= np.multiply(g, lr, out=s2)
+            axpy(-lr, g, param, s2)

@@ -166,10 +166,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     input, target = _paired(input, target, op)
     if pos_weight is not None:
         pos_weight = _broadcastable(pos_weight, input, op, "pos_weight")
+    if weight is None:
+        return P.BinaryCrossEntropyWithLogits.apply(input, target, pos_weight,
+                                                    reduction=reduction)
     loss = P.BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
-    if weight is not None:
-        loss = loss * _broadcastable(weight, input, op, "weight")
-    return _reduce(loss, reduction)
+    return _reduce(loss * _broadcastable(weight, input, op, "weight"), reduction)
 
 
 # -- classification: classes --------------------------------------------------------------------
