@@ -38,11 +38,7 @@ class Adadelta(Optimizer):
     def _update(self, group: dict) -> None:
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param = p.array
-            state = self.state[p]
+        for p, param, state in self._with_grads(group):
             if not state:
                 state["step"] = step_counter()
                 state["square_avg"] = zeros_state(param)

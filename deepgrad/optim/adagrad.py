@@ -47,11 +47,8 @@ class Adagrad(Optimizer):
     def _update(self, group: dict) -> None:
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param = p.array
-            state = self.state[p] or self._init_state(p, group)
+        for p, param, state in self._with_grads(group):
+            state = state or self._init_state(p, group)
             counter = state["step"].array
             counter += 1
             clr = lr / (1 + (float(counter) - 1) * lr_decay)

@@ -52,11 +52,7 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad, maximize = group["amsgrad"], group["maximize"]
         decoupled = group["decoupled_weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param = p.array
-            state = self.state[p]
+        for p, param, state in self._with_grads(group):
             if not state:
                 state["step"] = step_counter()
                 state["exp_avg"] = zeros_state(param)

@@ -128,6 +128,12 @@ class Optimizer:
     def _update(self, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define its update rule")
 
+    def _with_grads(self, group: dict):
+        """(tensor, its array, its state) for each parameter of the group that has a gradient."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p.array, self.state[p]
+
     # -- saving and restoring -----------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``.

@@ -40,11 +40,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         centered, maximize = group["centered"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            param = p.array
-            state = self.state[p]
+        for p, param, state in self._with_grads(group):
             if not state:
                 state["step"] = step_counter()
                 state["square_avg"] = zeros_state(param)
