@@ -107,6 +107,11 @@ def rng() -> np.random.Generator:
     return _rng[0]
 
 
+def generator(seed: int | None = None) -> np.random.Generator:
+    """deepgrad's generator, or (given a seed) a new one that repeats on its own."""
+    return _rng[0] if seed is None else np.random.default_rng(seed)
+
+
 # -- in-place vector updates ----------------------------------------------------------------------
 # Optimizers update every parameter each step. NumPy's elementwise ops run on one core and take a
 # pass per operation; BLAS's axpy and scal update in place in one pass on all cores. NumPy's PyPI
