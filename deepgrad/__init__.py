@@ -6,7 +6,7 @@
     x.grad  # tensor([2., 4., 6.])
 """
 
-from deepgrad import autograd, backend, models, nn, optim
+from deepgrad import autograd, backend, data, models, nn, optim, train
 from deepgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepgrad.backend import bool_ as bool  # noqa: A001  (deepgrad.bool, as torch.bool)
 from deepgrad.backend import (

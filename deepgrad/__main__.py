@@ -1,0 +1,7 @@
+"""``python -m deepgrad``: the deepgrad command."""
+
+import sys
+
+from deepgrad.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""mnist-mlp: a 784-512-256-10 ReLU network on the MNIST digits (the official 10,000 test images).
+
+The training set's last 5,000 images are held out for validation: the checkpoint kept is the one
+with the best validation accuracy, and the test set is scored once, at the end. Needs the
+original MNIST files (downloaded, or found in --data-dir / $DEEPGRAD_DATA).
+"""
+
+from __future__ import annotations
+
+import deepgrad as dg
+from deepgrad import nn
+from deepgrad.data import DataLoader, TensorDataset
+from deepgrad.data.datasets import MNIST
+from deepgrad.recipes.base import Recipe, Setup
+from deepgrad.train.callbacks import LRSchedulerCallback
+
+DEFAULTS = dict(epochs=20, lr=1e-3, batch_size=128, seed=0, dropout=0.2, n_val=5000,
+                data_dir=None)
+
+
+def _arrays(config: dict, train: bool):
+    images, labels = MNIST(root=config.get("data_dir"), train=train).arrays(normalize=True)
+    return dg.from_numpy(images.reshape(len(images), -1)), dg.from_numpy(labels)
+
+
+def build_model(config: dict):
+    p = config["dropout"]
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(p), nn.Linear(512, 256),
+                         nn.ReLU(), nn.Dropout(p), nn.Linear(256, 10))
+
+
+def build(config: dict) -> Setup:
+    x, y = _arrays(config, train=True)
+    x_test, y_test = _arrays(config, train=False)
+    cut = len(x) - config["n_val"]
+    model = build_model(config)
+    optimizer = dg.optim.Adam(model.parameters(), lr=config["lr"])
+    schedule = dg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+    return Setup(
+        model=model, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer,
+        train=DataLoader(TensorDataset(x[:cut], y[:cut]), batch_size=config["batch_size"],
+                         shuffle=True),
+        val=DataLoader(TensorDataset(x[cut:], y[cut:]), batch_size=1000),
+        test=DataLoader(TensorDataset(x_test, y_test), batch_size=1000),
+        callbacks=[LRSchedulerCallback(schedule)],
+    )
+
+
+def predict_input(images):
+    """Images (N, 28, 28) or (N, 784), pixels in [0, 255] or [0, 1], as the model's input."""
+    x = dg.tensor(images, dtype=dg.float32).reshape(-1, 784)
+    if x.max().item() > 1:
+        x = x / 255
+    return (x - MNIST.mean) / MNIST.std
+
+
+def plots(setup: Setup, config: dict, out) -> list:
+    from deepgrad import viz
+    from deepgrad.train import confusion_matrix
+
+    x, y = setup.test.dataset.tensors
+    setup.model.eval()
+    with dg.no_grad():
+        preds = setup.model(x).argmax(1)
+    paths = [out / "confusion_matrix.png", out / "misclassified.png"]
+    viz.plot_confusion_matrix(confusion_matrix(preds, y, 10), path=paths[0])
+    wrong = (preds != y).nonzero(as_tuple=True)[0]
+    viz.plot_misclassified(x[wrong].reshape(-1, 28, 28), preds[wrong], y[wrong], path=paths[1])
+    return paths
+
+
+recipe = Recipe(name="mnist-mlp", description=__doc__.strip().splitlines()[0], defaults=DEFAULTS,
+                model=build_model, build=build, plots=plots, predict_input=predict_input)
