@@ -73,8 +73,12 @@ def _train(args) -> int:
     overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "seed", "data_dir")}
     out = Path(args.out or Path("runs") / recipe.name)
     results = run_recipe(recipe, overrides, out)
-    print(f"results: {json.dumps(results)}")
-    print(f"run folder: {out} (see report.md)")
+    plots = results.pop("plots")
+    print("results: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                  for k, v in results.items()))
+    if plots:
+        print("plots: " + ", ".join(plots))
+    print(f"run folder: {out} (report.md, config.json, logs, best checkpoint)")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Shared test setup: every test starts from deepgrad's defaults and a fixed seed."""
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,3 +19,15 @@ def fresh_state():
     if torch is not None:
         torch.set_default_dtype(torch.float32)
         torch.set_grad_enabled(True)
+
+
+# -- the real data sets staged beside the repository, in <repo root>/../shared/datasets --------
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def datasets_root() -> Path:
+    """The folder holding mnist/, fashion-mnist/ and tinyshakespeare/; skips the test if absent."""
+    if not (SHARED_DATASETS / "mnist").is_dir():
+        pytest.skip(f"no shared datasets at {SHARED_DATASETS} (see shared/datasets/README.md)")
+    return SHARED_DATASETS

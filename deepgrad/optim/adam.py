@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepgrad.backend import axpy, scal
 from deepgrad.optim.optimizer import (
     Optimizer,
     check_range,
@@ -59,7 +60,7 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = zeros_state(param)
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_state(param)
-            s1, s2 = self._scratch.get(param, 2)
+            s1, s2, s3 = self._scratch.get(param, 3)
             counter = state["step"].array
             counter += 1
             step = float(counter)
@@ -69,16 +70,19 @@ class Adam(Optimizer):
             else:
                 g = decayed_grad(param, p.grad.array, weight_decay, maximize, s1)
             m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-            m += np.multiply(np.subtract(g, m, out=s2), 1 - beta1, out=s2)  # lerp towards g
-            v *= beta2
-            v += np.multiply(np.multiply(g, g, out=s2), 1 - beta2, out=s2)
+            # m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2, in place (BLAS)
+            scal(beta1, m)
+            axpy(1 - beta1, g, m, s3)
+            scal(beta2, v)
+            axpy(1 - beta2, np.multiply(g, g, out=s2), v, s3)
             if amsgrad:
                 v = np.maximum(state["max_exp_avg_sq"].array, v,
                                out=state["max_exp_avg_sq"].array)
+            # p -= lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
             denom = np.sqrt(v, out=s2)
-            denom /= (1 - beta2 ** step) ** 0.5
+            scal(1 / (1 - beta2 ** step) ** 0.5, denom)
             denom += eps
-            param -= np.multiply(np.divide(m, denom, out=s2), lr / (1 - beta1 ** step), out=s2)
+            axpy(-lr / (1 - beta1 ** step), np.divide(m, denom, out=s2), param, s3)
 
 
 class AdamW(Adam):

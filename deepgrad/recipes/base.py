@@ -84,6 +84,7 @@ def run_recipe(recipe: Recipe, overrides: dict, out: str | Path, log=print) -> d
     else:
         results, plots = _train(recipe, config, out, log)
     results["wall_time_s"] = round(time.perf_counter() - started, 2)
+    results["plots"] = [str(p) for p in plots]
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _write_report(recipe, config, results, plots, out)
     return results
@@ -146,7 +147,7 @@ def _write_report(recipe: Recipe, config: dict, results: dict, plots: list, out:
     lines += [f"- {k}: {v}" for k, v in config.items()]
     lines += ["", "## Results", ""]
     lines += [f"- {k}: {v:.4f}" if isinstance(v, float) else f"- {k}: {v}"
-              for k, v in results.items()]
+              for k, v in results.items() if k != "plots"]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,69 @@
+"""The deepgrad command end to end, on generated data (offline)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from deepgrad.cli import main
+
+
+def test_recipes_lists_every_recipe(capsys):
+    assert main(["recipes"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("circles", "perceptron", "mnist-mlp"):
+        assert name in listed
+
+
+@pytest.fixture(scope="module")
+def circles_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "circles"
+    assert main(["train", "circles", "--epochs", "25", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_the_run_folder(circles_run):
+    for name in ("config.json", "log.csv", "log.jsonl", "best.safetensors", "report.md",
+                 "results.json", "learning_curves.png", "decision_boundary.png",
+                 "hidden_representation.png"):
+        assert (circles_run / name).is_file(), name
+    config = json.loads((circles_run / "config.json").read_text())
+    assert config["recipe"] == "circles" and config["epochs"] == 25 and config["seed"] == 1
+    results = json.loads((circles_run / "results.json").read_text())
+    assert results["test_accuracy"] >= 0.97
+    assert len((circles_run / "log.csv").read_text().splitlines()) == 1 + 25
+
+
+def test_evaluate_scores_the_best_checkpoint(circles_run, capsys):
+    assert main(["evaluate", str(circles_run)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    scores = json.loads((circles_run / "evaluation.json").read_text())
+    results = json.loads((circles_run / "results.json").read_text())
+    assert scores["accuracy"] == pytest.approx(results["test_accuracy"])
+
+
+def test_predict_classifies_points_from_a_file(circles_run, tmp_path, capsys):
+    points = tmp_path / "points.csv"
+    points.write_text("0.0,0.5\n1.0,0.0\n0.0,-1.0\n")  # inner ring (1), outer (0), outer (0)
+    assert main(["predict", str(circles_run), str(points)]) == 0
+    classes = [int(line.split(",")[0]) for line in capsys.readouterr().out.split()]
+    assert classes == [1, 0, 0]
+    np.save(tmp_path / "points.npy", np.array([[0.5, 0.0]], np.float32))
+    assert main(["predict", str(circles_run), str(tmp_path / "points.npy")]) == 0
+
+
+def test_perceptron_recipe_shows_the_xor_failure(tmp_path):
+    assert main(["train", "perceptron", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["perceptron_blobs_converged"] and results["perceptron_blobs_accuracy"] == 1.0
+    assert not results["perceptron_xor_converged"]
+    assert results["mlp_xor_accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "no-such-recipe"], "no recipe named"),
+    (["evaluate", "."], "not a run folder"),
+])
+def test_mistakes_are_clear_errors(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
