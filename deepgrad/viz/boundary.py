@@ -156,7 +156,8 @@ def plot_hidden_representation(model: Module, x, y, layer: Module | str | None =
     scatter_classes(ax, coords, y, colors)
     if d > 2:
         ax.set(xlabel="PC 1", ylabel="PC 2",
-               title=f"hidden representation: {d} units, PCA keeps {kept:.0%} of variance")
+               title=f"hidden representation: {d} units\n(first 2 principal components, "
+                     f"{kept:.0%} of the variance)")
     elif d == 2:
         ax.set(xlabel="$h_1$", ylabel="$h_2$", title="hidden representation: 2 units")
     else:
