@@ -14,7 +14,7 @@ import argparse
 import time
 
 import numpy as np
-from harness import try_import_torch
+from harness import report, try_import_torch
 
 
 def load(n_val: int = 5000):
@@ -62,18 +62,12 @@ def main(epochs: int = 2) -> dict:
     data = load()
     torch = try_import_torch()
     dg_s, dg_acc = train(dg, data, epochs)
-    print(f"mnist-mlp training, {epochs} epochs of 55,000 images")
-    print(f"  deepgrad: {dg_s:7.2f} s  (test accuracy {dg_acc:.4f})")
-    result = {"epochs": epochs, "deepgrad_s": dg_s, "deepgrad_accuracy": dg_acc}
-    if torch is None:
-        print("  torch:    not installed (pip install torch==2.13.0 to compare)")
-        return result
-    torch_s, torch_acc = train(torch, data, epochs)
-    print(f"  torch:    {torch_s:7.2f} s  (test accuracy {torch_acc:.4f})")
-    ratio = dg_s / torch_s
-    print(f"  time ratio deepgrad/torch = {ratio:.2f}  (speed = {1 / ratio:.2f}x torch)")
-    result.update(torch_s=torch_s, torch_accuracy=torch_acc, time_ratio=ratio)
-    return result
+    torch_s, torch_acc = train(torch, data, epochs) if torch else (None, None)
+    result = report(f"mnist-mlp training, {epochs} epochs of 55,000 images", dg_s, torch_s,
+                    unit="training run")
+    print(f"  test accuracy: deepgrad {dg_acc:.4f}"
+          + (f", torch {torch_acc:.4f}" if torch else ""))
+    return dict(result, epochs=epochs, deepgrad_accuracy=dg_acc, torch_accuracy=torch_acc)
 
 
 if __name__ == "__main__":
