@@ -1,0 +1,223 @@
+"""Convolutions: the ConvNd / ConvTransposeNd primitives through F.conv*d and
+F.conv_transpose*d (gradcheck and torch oracle for every option), the layers, and the errors."""
+
+import math
+
+import numpy as np
+import pytest
+from harness import Case, OpSpec, assert_same, make_tests
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _spec(name, ours, theirs, cases):
+    """An OpSpec for a convolution: inputs (x, w) or (x, w, bias), options as keywords."""
+    return OpSpec(name, lambda *t, **kw: ours(*t, **kw), cases,
+                  torch_fn=lambda *t, **kw: theirs(*t, **kw), rtol=1e-4, atol=1e-5)
+
+
+SPECS = [
+    _spec("conv1d", F.conv1d, TF.conv1d, [
+        Case((2, 3, 7), (4, 3, 3), (4,)),
+        Case((2, 3, 7), (4, 3, 3), (4,), stride=2, padding=1),
+        Case((2, 3, 8), (4, 3, 4), stride=1, padding="same", dilation=2),
+        Case((2, 3, 7), (4, 3, 2), (4,), padding="valid", dilation=3),
+        Case((2, 3, 7), (6, 1, 3), (6,), groups=3, padding=2, stride=3),  # depthwise
+        Case((3, 7), (4, 3, 3), (4,), padding=1),  # unbatched
+    ]),
+    _spec("conv2d", F.conv2d, TF.conv2d, [
+        Case((2, 3, 6, 5), (4, 3, 3, 3), (4,)),
+        Case((2, 3, 7, 6), (4, 3, 3, 2), (4,), stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
+        Case((2, 3, 6, 5), (4, 3, 2, 4), (4,), padding="same", dilation=(2, 1)),
+        Case((2, 3, 5, 5), (4, 3, 3, 3), padding="same"),
+        Case((2, 3, 6, 5), (4, 3, 3, 3), (4,), padding="valid", stride=2),
+        Case((2, 4, 5, 5), (6, 2, 3, 3), (6,), groups=2, padding=1),
+        Case((2, 3, 6, 6), (6, 1, 3, 3), (6,), groups=3, stride=2, padding=1),  # depthwise
+        Case((2, 3, 5, 5), (3, 1, 3, 3), groups=3, dilation=2, padding=2),
+        Case((2, 3, 5, 4), (4, 3, 1, 1), (4,), stride=2),
+        Case((3, 5, 5), (4, 3, 3, 3), (4,), padding=1),  # unbatched
+    ]),
+    _spec("conv3d", F.conv3d, TF.conv3d, [
+        Case((1, 2, 4, 5, 3), (3, 2, 2, 3, 2), (3,), stride=(1, 2, 1), padding=1),
+    ]),
+    _spec("conv_transpose1d", F.conv_transpose1d, TF.conv_transpose1d, [
+        Case((2, 4, 5), (4, 3, 3), (3,), stride=2, padding=1, output_padding=1),
+        Case((2, 4, 5), (4, 1, 2), groups=4, stride=3, output_padding=2, dilation=2),
+    ]),
+    _spec("conv_transpose2d", F.conv_transpose2d, TF.conv_transpose2d, [
+        Case((2, 4, 4, 3), (4, 3, 3, 3), (3,)),
+        Case((2, 4, 4, 3), (4, 3, 3, 3), (3,), stride=2, padding=1, output_padding=1),
+        Case((2, 4, 3, 4), (4, 2, 3, 2), (4,), stride=(2, 3), padding=(0, 1),
+             output_padding=(1, 2), groups=2, dilation=(1, 2)),
+        Case((2, 4, 3, 3), (4, 2, 2, 2), dilation=3, output_padding=2),  # op < dilation
+        Case((2, 3, 3, 3), (3, 2, 3, 3), (6,), groups=3, stride=2),  # depthwise
+        Case((4, 3, 3), (4, 3, 2, 2), (3,), stride=2, padding=1),  # unbatched
+    ]),
+    _spec("conv_transpose3d", F.conv_transpose3d, TF.conv_transpose3d, [
+        Case((1, 2, 2, 3, 2), (2, 3, 2, 2, 3), (3,), stride=2, padding=(0, 1, 1),
+             output_padding=(1, 0, 1)),
+    ]),
+]
+
+test_gradcheck, test_oracle = make_tests(SPECS)
+
+
+def rand(*shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# -- layers against PyTorch ---------------------------------------------------------------------
+LAYERS = [
+    ("Conv1d", (3, 4, 3), {}, (2, 3, 9)),
+    ("Conv1d", (4, 8, 3), dict(stride=2, padding="valid", groups=4, bias=False), (2, 4, 9)),
+    ("Conv2d", (3, 4, 3), {}, (2, 3, 7, 6)),
+    ("Conv2d", (4, 6, (3, 2)), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
+     (2, 4, 7, 6)),
+    ("Conv2d", (3, 4, 4), dict(padding="same"), (2, 3, 6, 5)),
+    ("Conv2d", (3, 3, 3), dict(padding=1, groups=3, bias=False), (3, 5, 5)),
+    ("Conv2d", (3, 4, 3), dict(padding=2, padding_mode="reflect"), (2, 3, 6, 5)),
+    ("Conv2d", (3, 4, 3), dict(padding="same", padding_mode="replicate"), (2, 3, 6, 5)),
+    ("Conv2d", (3, 4, 3), dict(padding=1, padding_mode="circular"), (2, 3, 6, 5)),
+    ("ConvTranspose2d", (4, 3, 3), {}, (2, 4, 4, 5)),
+    ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, groups=2),
+     (2, 4, 4, 5)),
+    ("ConvTranspose2d", (4, 3, 2), dict(dilation=2, bias=False), (4, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", LAYERS,
+                         ids=[f"{n}-{i}" for i, (n, *_) in enumerate(LAYERS)])
+def test_layer_matches_torch(name, args, kwargs, shape):
+    """Torch's weights through load_state_dict: same output, input and parameter gradients,
+    all float32, and the same repr."""
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    result = ours.load_state_dict(theirs.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    x, tx = dg.tensor(rand(*shape), requires_grad=True), torch.tensor(rand(*shape),
+                                                                     requires_grad=True)
+    y, ty = ours(x), theirs(tx)
+    g = rand(*ty.shape, seed=1)
+    y.backward(dg.tensor(g))
+    ty.backward(torch.tensor(g))
+    assert_same(y, ty, 1e-5, 1e-5, "output")
+    assert_same(x.grad, tx.grad, 1e-5, 1e-5, "input grad")
+    for (key, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+        assert_same(p.grad, tp.grad, 1e-4, 1e-4, f"{key} grad")
+
+
+def test_conv_transpose_output_size():
+    """output_size picks the output_padding, as in torch; an unreachable size is an error."""
+    ours, theirs = nn.ConvTranspose2d(2, 3, 3, stride=3), torch.nn.ConvTranspose2d(2, 3, 3,
+                                                                                 stride=3)
+    ours.load_state_dict(theirs.state_dict())
+    x = rand(1, 2, 4, 4)
+    y = ours(dg.tensor(x), output_size=(1, 3, 12, 14))
+    assert_same(y, theirs(torch.tensor(x), output_size=(12, 14)), 1e-5, 1e-5)
+    with pytest.raises(ValueError, match="output size"):
+        ours(dg.tensor(x), output_size=(15, 12))
+
+
+def test_layer_parameters_and_init():
+    """PyTorch's shapes and default init: weight and bias in +-1/sqrt(fan_in), float32."""
+    dg.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, groups=2)
+    deconv = nn.ConvTranspose2d(8, 6, (2, 3), groups=2, dtype=dg.float64)
+    assert conv.weight.shape == (16, 4, 3, 3) and conv.bias.shape == (16,)
+    assert deconv.weight.shape == (8, 3, 2, 3) and deconv.bias.shape == (6,)
+    assert conv.weight.dtype == dg.float32 and deconv.weight.dtype == dg.float64
+    for layer, fan_in in ((conv, 4 * 9), (deconv, 3 * 6)):
+        bound = 1 / math.sqrt(fan_in)
+        for p in (layer.weight, layer.bias):
+            assert np.abs(p.array).max() <= bound
+            assert np.abs(p.array).max() > 0.7 * bound  # drawn from the whole range
+    assert [k for k, _ in conv.named_parameters()] == ["weight", "bias"]
+
+
+def test_cnn_trains_like_torch():
+    """Three SGD steps of conv -> relu -> transposed conv: the same weights as torch's."""
+    ours = nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1))
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, stride=2, padding=1), torch.nn.ReLU(),
+                                 torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1,
+                                                          output_padding=1))
+    ours.load_state_dict(theirs.state_dict())
+    x = rand(3, 2, 6, 6)
+    for _ in range(3):
+        for model, X, lib in ((ours, dg.tensor(x), dg), (theirs, torch.tensor(x), torch)):
+            loss = ((model(X) - X) ** 2).mean()
+            model.zero_grad()
+            loss.backward()
+            with lib.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        assert_same(p, tp, 1e-5, 1e-6)
+
+
+def test_gradient_of_any_layout():
+    """Backward takes broadcast, transposed or channels-last gradients (BLAS needs real
+    strides), and a conv output feeds another conv."""
+    w1, w2 = dg.tensor(rand(4, 3, 3, 3), requires_grad=True), dg.tensor(rand(2, 4, 3, 3))
+    x = dg.tensor(rand(2, 3, 8, 8), requires_grad=True)
+    y = F.conv2d(F.conv2d(x, w1, padding=1).relu(), w2)
+    y.sum().backward()
+    tw1, tx = torch.tensor(rand(4, 3, 3, 3), requires_grad=True), torch.tensor(
+        rand(2, 3, 8, 8), requires_grad=True)
+    TF.conv2d(TF.conv2d(tx, tw1, padding=1).relu(), torch.tensor(rand(2, 4, 3, 3))).sum()\
+        .backward()
+    assert_same(x.grad, tx.grad, 1e-4, 1e-4)
+    assert_same(w1.grad, tw1.grad, 1e-4, 1e-4)
+
+
+def test_no_grad_records_nothing():
+    x, w = dg.tensor(rand(1, 2, 4, 4), requires_grad=True), dg.tensor(rand(3, 2, 3, 3))
+    with dg.no_grad():
+        y = F.conv2d(x, w)
+    assert y.grad_fn is None and not y.requires_grad
+
+
+# -- errors -------------------------------------------------------------------------------------
+def _t(*shape, dtype=np.float32):
+    return dg.tensor(np.zeros(shape, dtype))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 2, 3, 3)), RuntimeError,
+     r"input of shape \(2, 3, 5, 5\) has 3 channels, expected 2"),
+    (lambda: F.conv2d(_t(2, 4, 5, 5), _t(3, 2, 3, 3), groups=2), RuntimeError,
+     r"out_channels \(3\) are not divisible by groups=2"),
+    (lambda: F.conv2d(_t(2, 3, 2, 2), _t(4, 3, 3, 3)), RuntimeError,
+     r"padded input of spatial size \(2, 2\).*smaller than the dilated kernel \(3, 3\)"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 3, 3, 3), stride=2, padding="same"), ValueError,
+     "padding='same' is not supported for strided"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 3, 3, 3), padding="full"), ValueError,
+     "padding must be 'valid', 'same'"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 3, 3, 3), _t(3)), RuntimeError,
+     r"bias has shape \(3,\), expected \(4,\)"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5, dtype=np.float64), _t(4, 3, 3, 3)), RuntimeError,
+     "expected one dtype"),
+    (lambda: F.conv2d(_t(5, 5), _t(4, 3, 3, 3)), RuntimeError, r"got shape \(5, 5\)"),
+    (lambda: F.conv1d(_t(2, 3, 5), _t(4, 3, 3, 3)), RuntimeError, "weight must be 3-D"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 3, 3, 3), stride=0), ValueError,
+     "stride must be >= 1"),
+    (lambda: F.conv2d(_t(2, 3, 5, 5), _t(4, 3, 3, 3), padding=(1, 2, 3)), ValueError,
+     "padding must be an int or a tuple of 2 ints"),
+    (lambda: F.conv_transpose2d(_t(2, 3, 4, 4), _t(4, 2, 3, 3)), RuntimeError,
+     r"has 3 channels, expected 4"),
+    (lambda: F.conv_transpose2d(_t(2, 4, 4, 4), _t(4, 2, 3, 3), stride=2, output_padding=2),
+     ValueError, "output_padding .* must be smaller than either stride"),
+    (lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, "divisible by groups"),
+    (lambda: nn.Conv2d(3, 4, 3, padding_mode="mirror"), ValueError, "padding_mode"),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"), ValueError,
+     'only "zeros" padding_mode'),
+])
+def test_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
