@@ -1,6 +1,8 @@
-"""``dropout``: inverted dropout, which zeroes units at random while training."""
+"""``dropout`` and ``dropout2d``: inverted dropout of units or of whole channels (training)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -8,7 +10,7 @@ from deepgrad import backend
 from deepgrad.autograd import Function
 from deepgrad.tensor import Tensor
 
-__all__ = ["dropout"]
+__all__ = ["dropout", "dropout2d"]
 
 
 class Dropout(Function):
@@ -46,3 +48,39 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         mask *= dt.type(1.0 / (1.0 - p))
     out = Dropout.apply(input, mask)
     return input._inplace(out, "dropout_") if inplace else out
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+              ) -> Tensor:
+    """Zero whole channels (input[n, c]) with probability p and scale the rest by 1/(1-p).
+
+    Neighbouring pixels of a feature map are correlated, so dropping single pixels regularises
+    little; dropping a channel does. Input (N, C, H, W); a 3-d input is read as (N, C, L), as
+    in PyTorch (with its warning).
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p is the probability of dropping a channel and must be "
+                         f"in [0, 1], got {p}")
+    if input.ndim < 2:
+        raise ValueError(f"dropout2d: expected a (N, C, H, W) input, got shape "
+                         f"{tuple(input.shape)}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d; it expects 3-D "
+                      "or 4-D inputs (use dropout for element-wise dropout)", stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), as PyTorch does", stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    dt = input.array.dtype
+    if dt.kind != "f":
+        raise RuntimeError(f"dropout2d: expected a floating point input, got {input.dtype}")
+    shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    if p == 1.0:
+        mask = np.zeros(shape, dt)
+    else:
+        mask = (backend.rng().random(shape, dtype=np.float32) >= p).astype(dt)
+        mask *= dt.type(1.0 / (1.0 - p))
+    out = Dropout.apply(input, mask)
+    return input._inplace(out, "dropout2d_") if inplace else out
