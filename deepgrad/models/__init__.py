@@ -1,5 +1,20 @@
 """The model zoo: complete networks from the history of deep learning, ready to train."""
 
+from deepgrad.models.lenet import LeNet5, MnistCNN
 from deepgrad.models.perceptron import Perceptron, PerceptronHistory
+from deepgrad.models.resnet import (
+    BasicBlock,
+    Bottleneck,
+    CifarResNet,
+    ResNet,
+    resnet18,
+    resnet20,
+    resnet32,
+    resnet34,
+    resnet50,
+)
+from deepgrad.models.vgg import SmallVGG
 
-__all__ = ["Perceptron", "PerceptronHistory"]
+__all__ = ["Perceptron", "PerceptronHistory", "LeNet5", "MnistCNN", "SmallVGG", "BasicBlock",
+           "Bottleneck", "ResNet", "CifarResNet", "resnet18", "resnet34", "resnet50", "resnet20",
+           "resnet32"]
