@@ -92,38 +92,40 @@ class Stack(Function):
 
 class Pad(Function):
     """Constant padding (negative amounts crop); reflect/replicate/circular via an index map."""
-    __slots__ = ("crop", "shape", "widths", "mode")
+    __slots__ = ("shape", "widths", "mode", "crop", "inner")
 
     def forward(self, x, widths, mode, value):
         self.shape, self.widths, self.mode = x.shape, widths, mode
-        crop = tuple(slice(-lo if lo < 0 else 0, n + hi if hi < 0 else n)
-                     for (lo, hi), n in zip(widths, x.shape))
-        pos = [(builtin_max(lo, 0), builtin_max(hi, 0)) for lo, hi in widths]
-        self.crop = crop
-        if mode == "constant":
-            return np.pad(x[crop], pos, mode="constant", constant_values=value)
-        return np.pad(x, pos, mode=_NP_MODES[mode])
+        grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        if mode != "constant":
+            return np.pad(x, grow, mode=_NP_MODES[mode])
+        # negative widths crop: x[crop] is kept, and lands at out[inner]
+        self.crop = tuple(slice(max(-lo, 0), n + min(hi, 0))
+                          for (lo, hi), n in zip(widths, x.shape))
+        out = np.pad(x[self.crop], grow, mode="constant", constant_values=value)
+        self.inner = tuple(slice(lo, m - hi) for (lo, hi), m in zip(grow, out.shape))
+        return out
 
     def backward(self, g):
         if self.mode == "constant":
-            inner = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(
-                (builtin_max(lo, 0), builtin_max(hi, 0)) for lo, hi in self.widths))
             out = np.zeros(self.shape, g.dtype)
-            out[self.crop] = g[inner]
+            out[self.crop] = g[self.inner]
             return out
-        # every output element came from one input element: scatter-add through that map
+        return self._scatter_back(g)
+
+    def _scatter_back(self, g):
+        """Every output element copies one input element: scatter-add through that index map."""
         padded = [i for i, w in enumerate(self.widths) if w != (0, 0)]
         first = padded[0] if padded else len(self.shape)
         inner_shape = self.shape[first:]
-        index = np.arange(int(np.prod(inner_shape))).reshape(inner_shape)
-        index = np.pad(index, self.widths[first:], mode=_NP_MODES[self.mode])
-        lead = int(np.prod(self.shape[:first]))
-        out = np.zeros((int(np.prod(inner_shape)), lead), g.dtype)
+        size, lead = int(np.prod(inner_shape)), int(np.prod(self.shape[:first]))
+        index = np.pad(np.arange(size).reshape(inner_shape), self.widths[first:],
+                       mode=_NP_MODES[self.mode])
+        out = np.zeros((size, lead), g.dtype)
         np.add.at(out, index.reshape(-1), g.reshape(lead, -1).T)
         return out.T.reshape(self.shape)
 
 
-builtin_max, builtin_sum = max, sum
 _NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
@@ -298,11 +300,11 @@ def split(input, split_size_or_sections, dim: int = 0) -> tuple:
         step = split_size_or_sections
         if step <= 0:
             raise RuntimeError(f"split: split_size must be positive, got {step}")
-        sizes = [builtin_min(step, n - i) for i in range(0, n, step)] or [0]
+        sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
     else:
         sizes = list(split_size_or_sections)
-        if builtin_sum(sizes) != n:
-            raise RuntimeError(f"split: sizes {sizes} add up to {builtin_sum(sizes)}, but dim "
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} add up to {sum(sizes)}, but dim "
                                f"{dim} has size {n}")
     pieces, start = [], 0
     for size in sizes:
@@ -312,15 +314,12 @@ def split(input, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(pieces)
 
 
-builtin_min = min
-
-
 def chunk(input, chunks: int, dim: int = 0) -> tuple:
     """At most `chunks` pieces of equal size (the last may be smaller), as torch.chunk."""
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
     n = input.shape[_dim(dim, input.ndim, "chunk")]
-    return split(input, builtin_max(-(-n // chunks), 1), dim)
+    return split(input, max(-(-n // chunks), 1), dim)
 
 
 def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
@@ -334,11 +333,11 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)][::-1]
     widths = [(0, 0)] * (input.ndim - len(pairs)) + pairs
     if mode != "constant":
-        if builtin_min(builtin_min(w) for w in widths) < 0:
+        if min(min(w) for w in widths) < 0:
             raise RuntimeError(f"pad: negative padding {tuple(pad)} needs mode='constant'")
         if mode == "reflect":
             for (lo, hi), n in zip(widths, input.shape):
-                if builtin_max(lo, hi) >= n:
+                if max(lo, hi) >= n:
                     raise RuntimeError(f"pad: reflect padding {lo, hi} must be smaller than the "
                                        f"dim it pads ({n}); input shape {input.shape}")
     return Pad.apply(input, widths=tuple(widths), mode=mode, value=0 if value is None else value)
