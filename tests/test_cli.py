@@ -11,7 +11,7 @@ from deepgrad.cli import main
 def test_recipes_lists_every_recipe(capsys):
     assert main(["recipes"]) == 0
     listed = capsys.readouterr().out
-    for name in ("circles", "perceptron", "mnist-mlp"):
+    for name in ("circles", "perceptron", "mnist-mlp", "mnist-cnn"):
         assert name in listed
 
 

@@ -55,17 +55,22 @@ def predict_input(images):
 
 
 def plots(setup: Setup, config: dict, out) -> list:
+    """Confusion matrix and misclassified test images (predicted batch by batch)."""
     from deepgrad import viz
     from deepgrad.train import confusion_matrix
 
-    x, y = setup.test.dataset.tensors
     setup.model.eval()
+    images, targets, preds = [], [], []
     with dg.no_grad():
-        preds = setup.model(x).argmax(1)
+        for x, y in setup.test:
+            images.append(x)
+            targets.append(y)
+            preds.append(setup.model(x).argmax(1))
+    x, y, pred = dg.cat(images), dg.cat(targets), dg.cat(preds)
     paths = [out / "confusion_matrix.png", out / "misclassified.png"]
-    viz.plot_confusion_matrix(confusion_matrix(preds, y, 10), path=paths[0])
-    wrong = (preds != y).nonzero(as_tuple=True)[0]
-    viz.plot_misclassified(x[wrong].reshape(-1, 28, 28), preds[wrong], y[wrong], path=paths[1])
+    viz.plot_confusion_matrix(confusion_matrix(pred, y, 10), path=paths[0])
+    wrong = (pred != y).nonzero(as_tuple=True)[0]
+    viz.plot_misclassified(x[wrong].reshape(-1, 28, 28), pred[wrong], y[wrong], path=paths[1])
     return paths
 
 
