@@ -149,11 +149,8 @@ def _conv(nd, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
         raise RuntimeError(f"{op}: the padded input of spatial size {padded} (input "
                            f"{input.shape}) is smaller than the dilated kernel {reach} "
                            f"(weight {weight.shape})")
-    unbatched = input.ndim == nd + 1
-    x = input.unsqueeze(0) if unbatched else input
-    args = (x, weight) if bias is None else (x, weight, bias)
-    out = ConvNd.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=groups)
-    return out.squeeze(0) if unbatched else out
+    return _batched(ConvNd, nd, input, weight, bias, stride=stride, padding=pads,
+                    dilation=dilation, groups=groups)
 
 
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups,
@@ -177,9 +174,15 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
         raise RuntimeError(f"{op}: input {input.shape} with weight {weight.shape}, stride "
                            f"{stride}, padding {pads}, dilation {dilation} gives output size "
                            f"{out_size}, which is not positive")
+    return _batched(ConvTransposeNd, nd, input, weight, bias, stride=stride,
+                    padding=tuple((p, p) for p in pads), dilation=dilation, groups=groups,
+                    out_size=out_size)
+
+
+def _batched(primitive, nd, input, weight, bias, **options) -> Tensor:
+    """Apply a convolution primitive, giving an unbatched (C, *L) input a batch dim of 1."""
     unbatched = input.ndim == nd + 1
     x = input.unsqueeze(0) if unbatched else input
     args = (x, weight) if bias is None else (x, weight, bias)
-    out = ConvTransposeNd.apply(*args, stride=stride, padding=tuple((p, p) for p in pads),
-                                dilation=dilation, groups=groups, out_size=out_size)
+    out = primitive.apply(*args, **options)
     return out.squeeze(0) if unbatched else out
