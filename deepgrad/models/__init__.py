@@ -1,5 +1,8 @@
 """The model zoo: complete networks from the history of deep learning, ready to train."""
 
+from deepgrad.models import autoencoder, dcgan, vae
+from deepgrad.models.autoencoder import *
+from deepgrad.models.dcgan import *
 from deepgrad.models.lenet import LeNet5, MnistCNN
 from deepgrad.models.perceptron import Perceptron, PerceptronHistory
 from deepgrad.models.resnet import (
@@ -13,8 +16,9 @@ from deepgrad.models.resnet import (
     resnet34,
     resnet50,
 )
+from deepgrad.models.vae import *
 from deepgrad.models.vgg import SmallVGG
 
 __all__ = ["Perceptron", "PerceptronHistory", "LeNet5", "MnistCNN", "SmallVGG", "BasicBlock",
            "Bottleneck", "ResNet", "CifarResNet", "resnet18", "resnet34", "resnet50", "resnet20",
-           "resnet32"]
+           "resnet32", *autoencoder.__all__, *dcgan.__all__, *vae.__all__]

@@ -10,5 +10,6 @@ from deepgrad.nn.functional.linear import *
 from deepgrad.nn.functional.loss import *
 from deepgrad.nn.functional.normalization import *
 from deepgrad.nn.functional.pooling import *
+from deepgrad.nn.functional.sparse import *
 from deepgrad.nn.functional.upsampling import *
 from deepgrad.ops.shape import pad

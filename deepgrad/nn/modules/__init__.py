@@ -9,4 +9,6 @@ from deepgrad.nn.modules.loss import *
 from deepgrad.nn.modules.module import *
 from deepgrad.nn.modules.normalization import *
 from deepgrad.nn.modules.pooling import *
+from deepgrad.nn.modules.rnn import *
+from deepgrad.nn.modules.sparse import *
 from deepgrad.nn.modules.upsampling import *
