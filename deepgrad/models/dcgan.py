@@ -1,3 +1,105 @@
-"""(being written)"""
+"""DCGAN for 28x28 images: a generator and a discriminator that learn by playing against each
+other.
 
-__all__: list = []
+Goodfellow et al. 2014 ("Generative Adversarial Nets") frame generation as a two-player game: a
+discriminator D learns to tell data from the generator's samples, and a generator G learns to
+fool it. Radford, Metz & Chintala 2015 ("Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks", DCGAN) found the architecture that makes this game
+train reliably: strided convolutions instead of pooling, batch normalization in both nets,
+ReLU in the generator with a Tanh output, LeakyReLU(0.2) in the discriminator, no hidden fully
+connected layers, and weights drawn from N(0, 0.02). This is that recipe, shrunk from 64x64 to
+MNIST's 28x28 (7 -> 14 -> 28).
+"""
+
+from __future__ import annotations
+
+from deepgrad import nn
+from deepgrad.nn import init
+from deepgrad.tensor import Tensor
+
+__all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
+
+
+def _check_width(value, name: str, model: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{model}: {name} must be a positive int, got {value!r}")
+
+
+class DCGANGenerator(nn.Module):
+    """The DCGAN generator (Radford et al. 2015) for 28x28 images: noise z -> image in [-1, 1].
+
+    Linear(latent_dim, ngf*2*7*7) reshaped to (ngf*2, 7, 7) - BatchNorm2d - ReLU -
+    ConvTranspose2d(ngf*2, ngf, 4, stride 2, padding 1) [14x14] - BatchNorm2d - ReLU -
+    ConvTranspose2d(ngf, channels, 4, stride 2, padding 1) [28x28] - Tanh.
+
+    The projection is a linear layer (the paper's "project and reshape"); it and the first
+    transposed convolution have no bias because the batch norm after them removes it. Takes z of
+    shape (N, latent_dim) (or (N, latent_dim, 1, 1)); returns (N, channels, 28, 28).
+    """
+
+    def __init__(self, latent_dim: int = 100, ngf: int = 64, channels: int = 1) -> None:
+        super().__init__()
+        for name, value in (("latent_dim", latent_dim), ("ngf", ngf), ("channels", channels)):
+            _check_width(value, name, "DCGANGenerator")
+        self.latent_dim, self.ngf, self.channels = latent_dim, ngf, channels
+        self.project = nn.Linear(latent_dim, ngf * 2 * 7 * 7, bias=False)
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        if z.ndim == 4 and z.shape[2:] == (1, 1):
+            z = z.flatten(1)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"DCGANGenerator: z must have shape (N, {self.latent_dim}), got "
+                             f"{tuple(z.shape)}")
+        x = self.project(z).reshape(z.shape[0], self.ngf * 2, 7, 7)
+        return self.net(x)
+
+
+class DCGANDiscriminator(nn.Module):
+    """The DCGAN discriminator (Radford et al. 2015) for 28x28 images: image -> one logit.
+
+    Conv2d(channels, ndf, 4, stride 2, padding 1) [14x14] - LeakyReLU(0.2) -
+    Conv2d(ndf, ndf*2, 4, stride 2, padding 1) [7x7] - BatchNorm2d - LeakyReLU(0.2) -
+    Conv2d(ndf*2, 1, 7) [1x1].
+
+    Strided convolutions downsample (no pooling); the input layer has no batch norm, as in the
+    paper. Returns logits of shape (N,): the log-odds that each image is real (Goodfellow et al.
+    2014's D(x) is their sigmoid; the losses take logits for numerical stability).
+    """
+
+    def __init__(self, ndf: int = 64, channels: int = 1) -> None:
+        super().__init__()
+        for name, value in (("ndf", ndf), ("channels", channels)):
+            _check_width(value, name, "DCGANDiscriminator")
+        self.ndf, self.channels = ndf, channels
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 2, 1, 7),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, 28, 28):
+            raise ValueError(f"DCGANDiscriminator: images must have shape (N, {self.channels}, "
+                             f"28, 28), got {tuple(x.shape)}")
+        return self.net(x).reshape(x.shape[0])
+
+
+def dcgan_init(module: nn.Module, generator=None) -> None:
+    """DCGAN's initialisation (Radford et al. 2015), for ``model.apply(dcgan_init)``.
+
+    Convolution, transposed convolution and linear weights ~ N(0, 0.02); batch-norm weights
+    ~ N(1, 0.02); every bias 0.
+    """
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        init.normal_(module.weight, 0.0, 0.02, generator=generator)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        init.normal_(module.weight, 1.0, 0.02, generator=generator)
+        init.zeros_(module.bias)

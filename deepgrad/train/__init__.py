@@ -13,6 +13,13 @@ from deepgrad.train.callbacks import (
     TensorBoard,
 )
 from deepgrad.train.checkpoint import load_checkpoint, save_checkpoint
+from deepgrad.train.gan import GANTrainer
+from deepgrad.train.gan_scores import (
+    classifier_outputs,
+    frechet_distance,
+    gan_scores,
+    inception_score,
+)
 from deepgrad.train.metrics import (
     ROCAUC,
     Accuracy,

@@ -1,0 +1,120 @@
+"""DCGAN generator and discriminator: shapes, input checks, DCGAN's initialisation, and the same
+architecture in torch.nn (parameter counts, state dict layout, forward pass with shared weights)."""
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import nn
+from deepgrad.models import DCGANDiscriminator, DCGANGenerator, dcgan_init
+
+
+def test_generator_shapes_and_range():
+    g = DCGANGenerator(latent_dim=16, ngf=8)
+    out = g(dg.randn(5, 16))
+    assert out.shape == (5, 1, 28, 28)
+    assert out.min().item() >= -1 and out.max().item() <= 1
+    assert g(dg.randn(3, 16, 1, 1)).shape == (3, 1, 28, 28)  # the paper's (N, z, 1, 1) noise
+    assert DCGANGenerator(8, 4, channels=3)(dg.randn(2, 8)).shape == (2, 3, 28, 28)
+
+
+def test_discriminator_shapes():
+    d = DCGANDiscriminator(ndf=8)
+    assert d(dg.randn(6, 1, 28, 28)).shape == (6,)
+    assert DCGANDiscriminator(4, channels=3)(dg.randn(2, 3, 28, 28)).shape == (2,)
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in d.modules())
+
+
+def test_bad_inputs_name_the_model_and_shapes():
+    with pytest.raises(ValueError, match=r"DCGANGenerator: z must have shape \(N, 16\).*\(4, 10\)"):
+        DCGANGenerator(16, 8)(dg.randn(4, 10))
+    with pytest.raises(ValueError, match=r"DCGANDiscriminator: images.*\(2, 1, 32, 32\)"):
+        DCGANDiscriminator(8)(dg.randn(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="DCGANGenerator: ngf must be a positive int"):
+        DCGANGenerator(16, 0)
+    with pytest.raises(ValueError, match="DCGANDiscriminator: ndf must be a positive int"):
+        DCGANDiscriminator(2.5)
+
+
+def test_dcgan_init_statistics():
+    g, d = DCGANGenerator(100, 32), DCGANDiscriminator(32)
+    g.apply(dcgan_init)
+    d.apply(dcgan_init)
+    for model in (g, d):
+        for name, p in model.named_parameters():
+            a = p.detach().numpy()
+            bn = isinstance(dict(model.named_modules())[name.rsplit(".", 1)[0]], nn.BatchNorm2d)
+            if name.endswith("bias"):
+                assert np.all(a == 0), name
+            elif bn:
+                assert abs(a.mean() - 1) < 0.02 and 0.005 < a.std() < 0.04, name
+            else:
+                assert abs(a.mean()) < 0.005 and abs(a.std() - 0.02) < 0.003, name
+
+
+# -- the same networks in torch.nn --------------------------------------------------------------
+def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1):
+    """DCGAN's generator and discriminator written in torch.nn with deepgrad's module names."""
+    tnn = torch.nn
+
+    class G(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ngf = ngf
+            self.project = tnn.Linear(latent_dim, ngf * 2 * 49, bias=False)
+            self.net = tnn.Sequential(
+                tnn.BatchNorm2d(ngf * 2), tnn.ReLU(),
+                tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf),
+                tnn.ReLU(), tnn.ConvTranspose2d(ngf, channels, 4, 2, 1), tnn.Tanh())
+
+        def forward(self, z):
+            return self.net(self.project(z).reshape(z.shape[0], self.ngf * 2, 7, 7))
+
+    class D(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tnn.Sequential(
+                tnn.Conv2d(channels, ndf, 4, 2, 1), tnn.LeakyReLU(0.2),
+                tnn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ndf * 2),
+                tnn.LeakyReLU(0.2), tnn.Conv2d(ndf * 2, 1, 7))
+
+        def forward(self, x):
+            return self.net(x).reshape(x.shape[0])
+
+    return G(), D()
+
+
+def copy_into_torch(torch, model, twin):
+    state = {k: torch.from_numpy(np.array(v.detach().numpy()))
+             for k, v in model.state_dict().items()}
+    twin.load_state_dict(state)
+
+
+@pytest.mark.parametrize("ngf,ndf", [(64, 64), (32, 16)])
+def test_matches_torch_architecture(ngf, ndf):
+    torch = pytest.importorskip("torch")
+    g, d = DCGANGenerator(100, ngf), DCGANDiscriminator(ndf)
+    tg, td = torch_dcgan(torch, 100, ngf, ndf)
+    for ours, theirs in ((g, tg), (d, td)):
+        assert sum(p.numel() for p in ours.parameters()) == sum(
+            p.numel() for p in theirs.parameters())
+        assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == {
+            k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    # DCGAN-64 for MNIST: G = 100*6272 + BN(256) + 128*64*16 + BN(128) + 64*16 + 1
+    if (ngf, ndf) == (64, 64):
+        assert sum(p.numel() for p in g.parameters()) == 627200 + 256 + 131072 + 128 + 1025
+
+
+def test_forward_matches_torch_with_shared_weights():
+    torch = pytest.importorskip("torch")
+    g, d = DCGANGenerator(20, 8), DCGANDiscriminator(8)
+    g.apply(dcgan_init)
+    d.apply(dcgan_init)
+    tg, td = torch_dcgan(torch, 20, 8, 8)
+    copy_into_torch(torch, g, tg)
+    copy_into_torch(torch, d, td)
+    z = np.random.default_rng(0).standard_normal((6, 20)).astype(np.float32)
+    fake = g(dg.tensor(z))
+    t_fake = tg(torch.from_numpy(z))
+    np.testing.assert_allclose(fake.detach().numpy(), t_fake.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(d(fake).detach().numpy(), td(t_fake).detach().numpy(), atol=1e-4)
