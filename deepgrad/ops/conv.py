@@ -9,8 +9,16 @@ view of shape (N, O, *L)) feeds the next one without a transpose. The matrices:
   channels it reads (K kernel offsets, L output positions);
 - ``w3`` (G, Og, K*Cg): the weight in the same order; ``rows`` (G, N*L, Og): the output.
 
-Convolution: ``rows = cols @ w3^T``; its input gradient is ``col2im(grad_rows @ w3)``, its
-weight gradient ``grad_rows^T @ cols``. The transposed convolution swaps the two directions.
+Convolution: ``rows = cols @ w3^T``; its weight gradient is ``grad_rows^T @ cols``; its input
+gradient is ``col2im(grad_rows @ w3)`` or, for stride 1 and one group where that is cheaper,
+itself a convolution (of the zero-padded output gradient with the flipped, transposed weight). The
+transposed convolution swaps the two directions.
+
+Speed: the im2col copy moves runs of ``kW * C`` values at a time (the last kernel offset and
+the channels are adjacent in a channels-last image), a 1x1 convolution uses the image itself,
+and the im2col matrices saved for backward come from a small pool (``_POOL``) and go back to it
+when the graph is freed, so a training step reuses the same memory instead of paging in fresh
+arrays of tens of MB.
 """
 
 from __future__ import annotations
@@ -23,26 +31,58 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from deepgrad.autograd import Function
+from deepgrad.autograd.grad_mode import _enabled
 
 
-def _cols(x, pads, out_size, kernel, stride, dilation, groups):
-    """im2col of x (N, C, *S), zero-padded by pads ((lo, hi) per dim): (G, N*L, K*Cg)."""
+def _channels_last(x, pads):
+    """x (N, C, *S) as a C-contiguous (N, *S', C) array, zero-padded by pads ((lo, hi) per dim);
+    a view of x where it is already that array."""
+    xl = np.moveaxis(x, 1, -1)
+    if not any(lo or hi for lo, hi in pads):
+        # reshaped through 1-d: the canonical strides (a size-1 dim may have any stride)
+        return np.ascontiguousarray(xl).reshape(-1).reshape(xl.shape)
     n, c = x.shape[:2]
-    xl = np.moveaxis(x, 1, -1)  # (N, *S, C), a view
-    if any(lo or hi for lo, hi in pads):
-        padded = np.zeros((n, *(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)), c),
-                          x.dtype)
-        padded[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads)))] = xl
-        xl = padded
-    cg = c // groups
+    padded = np.empty((n, *(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)), c), x.dtype)
+    _zero_border(padded, pads)
+    padded[(slice(None), *(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads)))] = xl
+    return padded
+
+
+def _zero_border(padded, pads):
+    """Zero the padding of a (N, *S', C) array (each face once; the interior is written next)."""
+    for d, (lo, hi) in enumerate(pads, start=1):
+        size = padded.shape[d]
+        for part in (slice(0, lo), slice(size - hi, size)):
+            if part.start < part.stop:
+                padded[(slice(None),) * d + (part,)] = 0
+
+
+def _cols(x, pads, out_size, kernel, stride, dilation, groups, alloc=np.empty):
+    """im2col of x (N, C, *S), zero-padded by pads ((lo, hi) per dim): (G, N*L, K*Cg), written
+    into ``alloc(shape, dtype)`` (or a view of x for a 1x1 convolution with stride 1)."""
+    n, c = x.shape[:2]
+    m = n * math.prod(out_size)
+    xl = _channels_last(x, pads)
     sn, *ss, sc = xl.strides
-    view = as_strided(
-        xl, (groups, n, *out_size, *kernel, cg),
-        (cg * sc, sn, *(a * b for a, b in zip(ss, stride)), *(a * b for a, b in zip(ss, dilation)),
-         sc),
-        writeable=False,
-    )
-    return np.ascontiguousarray(view).reshape(groups, n * math.prod(out_size), -1)
+    if _is_pointwise(kernel, stride, groups):
+        return xl.reshape(1, m, c)
+    if groups == 1 and dilation[-1] == 1:  # kernel[-1] offsets x C channels: one run in xl
+        shape = (n, *out_size, *kernel[:-1], kernel[-1] * c)
+        strides = (sn, *(a * b for a, b in zip(ss, stride)),
+                   *(a * b for a, b in zip(ss[:-1], dilation[:-1])), sc)
+    else:
+        cg = c // groups
+        shape = (groups, n, *out_size, *kernel, cg)
+        strides = (cg * sc, sn, *(a * b for a, b in zip(ss, stride)),
+                   *(a * b for a, b in zip(ss, dilation)), sc)
+    out = alloc(shape, x.dtype)
+    np.copyto(out, as_strided(xl, shape, strides, writeable=False))
+    return out.reshape(groups, m, math.prod(kernel) * (c // groups))  # m may be 0
+
+
+def _is_pointwise(kernel, stride, groups) -> bool:
+    """A 1x1 convolution with stride 1 and one group: its im2col matrix is the image."""
+    return groups == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in stride)
 
 
 def _col2im(rows, w, shape, pads, out_size, kernel, stride, dilation):
@@ -68,6 +108,22 @@ def _col2im(rows, w, shape, pads, out_size, kernel, stride, dilation):
     return np.moveaxis(padded.reshape(n, *padded.shape[1:-2], c)[(slice(None), *crop)], -1, 1)
 
 
+def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation):
+    """The input gradient of a stride-1, one-group convolution as a convolution of g (N, O, *L),
+    zero-padded by ``d * (k - 1) - pad`` per side, with the flipped weight (C, O, *K): the
+    im2col of g goes to scratch memory and the result comes out channels-last. None where a
+    padding exceeds the kernel's reach (the col2im path handles that)."""
+    reach = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    gpads = tuple((r - lo, r - hi) for r, (lo, hi) in zip(reach, pads))
+    if min(min(p) for p in gpads) < 0:
+        return None
+    n, c, *size = x_shape
+    cols = _cols(g, gpads, size, kernel, (1,) * len(size), dilation, 1, _scratch)
+    flipped = w[(slice(None), slice(None), *(slice(None, None, -1),) * len(kernel))]
+    wf = np.ascontiguousarray(np.moveaxis(flipped, 0, -1)).reshape(c, -1)  # (C, K*O)
+    return np.moveaxis((cols[0] @ wf.T).reshape(n, *size, c), -1, 1)
+
+
 _local = threading.local()  # per thread: a scratch buffer
 
 
@@ -78,6 +134,44 @@ def _scratch(shape, dtype):
     if buffer is None or buffer.nbytes < nbytes:
         _local.buffer = buffer = np.empty(nbytes, np.uint8)
     return buffer[:nbytes].view(dtype).reshape(shape)
+
+
+class _BufferPool:
+    """Arrays kept for reuse, by size: ``take`` gives one (fresh when none fits exactly),
+    ``give`` returns it. At most ``limit`` bytes are kept; beyond it returned arrays are
+    simply freed. Training steps repeat the same shapes, so exact sizes match."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held, self.free = limit, 0, {}
+        self.lock = threading.Lock()
+
+    def take(self, shape, dtype):
+        nbytes = math.prod(shape) * dtype.itemsize
+        with self.lock:
+            stack = self.free.get(nbytes)
+            buffer = stack.pop() if stack else None
+            if buffer is not None:
+                self.held -= nbytes
+        if buffer is None:
+            buffer = np.empty(nbytes, np.uint8)
+        return buffer.view(dtype).reshape(shape)
+
+    def give(self, array) -> None:
+        buffer = array.base
+        if buffer is None or buffer.dtype != np.uint8 or buffer.ndim != 1:
+            return
+        with self.lock:
+            if self.held + buffer.nbytes <= self.limit:
+                self.free.setdefault(buffer.nbytes, []).append(buffer)
+                self.held += buffer.nbytes
+
+    def clear(self) -> None:
+        with self.lock:
+            self.free.clear()
+            self.held = 0
+
+
+_POOL = _BufferPool(1 << 30)  # 1 GiB: the im2col matrices of a ResNet-20 step at batch 128
 
 
 def _w3(w, groups):
@@ -118,25 +212,44 @@ class ConvNd(Function):
     Options (one entry per spatial dim): stride, padding as (lo, hi) pairs, dilation; groups.
     """
 
-    __slots__ = ("cols", "w", "x_shape", "geometry")
+    __slots__ = ("cols", "w", "x_shape", "geometry", "pooled")
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kernel = w.shape[2:]
         out_size = conv_out_size(x.shape[2:], kernel, stride, padding, dilation)
         self.geometry = (padding, out_size, kernel, stride, dilation)
-        self.cols = cols = _cols(x, padding, out_size, kernel, stride, dilation, groups)
-        self.w, self.x_shape = w, x.shape
+        # the im2col matrix outlives forward only when a graph is recorded
+        self.pooled = _enabled[0] and not _is_pointwise(kernel, stride, groups)
+        cols = _cols(x, padding, out_size, kernel, stride, dilation, groups,
+                     _POOL.take if self.pooled else _scratch)
+        self.cols, self.w, self.x_shape = cols, w, x.shape
         w3 = _w3(w, groups)
         return _unrows(np.matmul(cols, w3.transpose(0, 2, 1)), x.shape[0], out_size, b)
 
     def backward(self, g):
         needs = self.needs_input_grad
-        rows = _rows(g, self.cols.shape[0])
-        gx = _col2im(rows, self.w, self.x_shape, *self.geometry) if needs[0] else None
+        groups = self.cols.shape[0]
+        rows = _rows(g, groups)
         gw = _unw3(rows.transpose(0, 2, 1) @ self.cols, self.w.shape) if needs[1] else None
+        gx = None
+        if needs[0]:
+            padding, out_size, kernel, stride, dilation = self.geometry
+            # by convolution where g's im2col is no larger than col2im's blocks (a padded,
+            # channel-keeping convolution, as in a ResNet); col2im otherwise
+            o, c = self.w.shape[:2]
+            if groups == 1 and all(s == 1 for s in stride) and \
+                    math.prod(self.x_shape[2:]) * o <= math.prod(out_size) * c:
+                gx = _input_grad_by_conv(g, self.w, self.x_shape, padding, kernel, dilation)
+            if gx is None:
+                gx = _col2im(rows, self.w, self.x_shape, *self.geometry)
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (_sum_bias(g) if needs[2] else None)
+
+    def release(self) -> None:
+        if self.pooled and self.cols is not None:
+            _POOL.give(self.cols)
+        super().release()
 
 
 class ConvTransposeNd(Function):
@@ -162,7 +275,7 @@ class ConvTransposeNd(Function):
         needs = self.needs_input_grad
         padding, in_size, kernel, stride, dilation = self.geometry
         groups = self.rows.shape[0]
-        cols = _cols(g, padding, in_size, kernel, stride, dilation, groups)
+        cols = _cols(g, padding, in_size, kernel, stride, dilation, groups, _scratch)
         gx = None
         if needs[0]:
             gx = _unrows(cols @ _w3(self.w, groups).transpose(0, 2, 1), g.shape[0], in_size, None)

@@ -29,6 +29,8 @@ SPECS = [
         Case((2, 3, 7), (4, 3, 2), (4,), padding="valid", dilation=3),
         Case((2, 3, 7), (6, 1, 3), (6,), groups=3, padding=2, stride=3),  # depthwise
         Case((3, 7), (4, 3, 3), (4,), padding=1),  # unbatched
+        Case((2, 3, 7), (4, 3, 1), (4,)),  # pointwise: the image is the im2col matrix
+        Case((2, 4, 7), (2, 4, 3), padding=2, dilation=2),  # input gradient by convolution
     ]),
     _spec("conv2d", F.conv2d, TF.conv2d, [
         Case((2, 3, 6, 5), (4, 3, 3, 3), (4,)),
@@ -41,6 +43,17 @@ SPECS = [
         Case((2, 3, 5, 5), (3, 1, 3, 3), groups=3, dilation=2, padding=2),
         Case((2, 3, 5, 4), (4, 3, 1, 1), (4,), stride=2),
         Case((3, 5, 5), (4, 3, 3, 3), (4,), padding=1),  # unbatched
+        Case((2, 3, 5, 4), (4, 3, 1, 1), (4,)),  # pointwise
+        Case((2, 3, 5, 4), (4, 3, 1, 1), padding=(1, 0)),  # pointwise, padded
+        Case((2, 3, 5, 5), (4, 3, 3, 3), padding=(3, 1)),  # padding beyond the kernel's reach
+        Case((2, 3, 6, 5), (4, 3, 3, 3), dilation=(1, 2), padding=(2, 1), stride=(1, 2)),
+        Case((2, 1, 6, 5), (4, 1, 3, 3), (4,)),  # one input channel (its stride is arbitrary)
+        # input gradient by convolution (stride 1, out_channels <= in_channels)
+        Case((2, 4, 6, 5), (3, 4, 3, 3), (3,), padding=1),
+        Case((2, 4, 6, 5), (4, 4, 3, 3), padding="same", dilation=(2, 1)),
+        Case((2, 4, 5, 4), (3, 4, 1, 1)),  # pointwise
+        Case((2, 4, 6, 5), (2, 4, 2, 3), padding=(2, 1)),  # padding beyond the reach: col2im
+        Case((2, 3, 6, 5), (1, 3, 3, 3), padding=1),  # one output channel
     ]),
     _spec("conv3d", F.conv3d, TF.conv3d, [
         Case((1, 2, 4, 5, 3), (3, 2, 2, 3, 2), (3,), stride=(1, 2, 1), padding=1),
@@ -180,6 +193,68 @@ def test_no_grad_records_nothing():
     with dg.no_grad():
         y = F.conv2d(x, w)
     assert y.grad_fn is None and not y.requires_grad
+
+
+def test_repeated_steps_reuse_buffers_exactly():
+    """The im2col matrices saved for backward go back to a pool when the graph is freed and are
+    reused by the next step: repeated steps give identical gradients, and a no_grad forward in
+    between (which uses scratch memory) does not disturb a recorded graph."""
+    from deepgrad.ops import conv as conv_ops
+
+    x = dg.tensor(rand(2, 3, 9, 8), requires_grad=True)
+    w = dg.tensor(rand(5, 3, 3, 3, seed=1), requires_grad=True)
+    g = rand(2, 5, 9, 8, seed=2)
+    grads = []
+    for _ in range(3):
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, padding=1)
+        with dg.no_grad():
+            F.conv2d(dg.tensor(rand(2, 3, 9, 8, seed=3)), w, padding=1)
+        y.backward(dg.tensor(g))
+        grads.append((x.grad.numpy().copy(), w.grad.numpy().copy()))
+        assert conv_ops._POOL.held > 0  # this step's matrix went back to the pool
+    for gx, gw in grads[1:]:
+        np.testing.assert_array_equal(gx, grads[0][0])
+        np.testing.assert_array_equal(gw, grads[0][1])
+    tx, tw = torch.tensor(rand(2, 3, 9, 8), requires_grad=True), torch.tensor(
+        rand(5, 3, 3, 3, seed=1), requires_grad=True)
+    TF.conv2d(tx, tw, padding=1).backward(torch.tensor(g))
+    assert_same(dg.tensor(grads[0][0]), tx.grad, 1e-5, 1e-5)
+    assert_same(dg.tensor(grads[0][1]), tw.grad, 1e-4, 1e-4)
+
+
+def test_buffer_pool_limits_and_ignores_foreign_arrays():
+    from deepgrad.ops.conv import _BufferPool
+
+    pool = _BufferPool(limit=1000)
+    a = pool.take((10, 20), np.dtype(np.float32))  # 800 bytes
+    assert a.shape == (10, 20) and a.dtype == np.float32
+    pool.give(a)
+    assert pool.held == 800
+    assert pool.take((20, 10), np.dtype(np.float32)).base is a.base  # same size: reused
+    assert pool.held == 0
+    pool.give(np.zeros((10, 20), np.float32))  # not from the pool: ignored
+    assert pool.held == 0
+    pool.give(a)
+    pool.give(pool.take((10, 20), np.dtype(np.float32)))
+    pool.give(pool.take((10, 20), np.dtype(np.float32)))  # 1600 > limit: freed, not kept
+    assert pool.held == 800
+    pool.clear()
+    assert pool.held == 0 and not pool.free
+
+
+def test_empty_batch():
+    """A batch of 0 samples: empty output and gradients of the right shapes, as in torch."""
+    x = dg.tensor(np.zeros((0, 3, 5, 5), np.float32), requires_grad=True)
+    w = dg.tensor(rand(4, 3, 3, 3), requires_grad=True)
+    for options in (dict(padding=1), dict(stride=2), dict()):
+        y = F.conv2d(x, w, **options)
+        assert y.shape == tuple(TF.conv2d(torch.zeros(0, 3, 5, 5), torch.zeros(4, 3, 3, 3),
+                                          **options).shape)
+        x.grad = w.grad = None
+        y.sum().backward()
+        assert x.grad.shape == (0, 3, 5, 5)
+        np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), np.float32))
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""Shared pieces of the convolutional training-step benchmarks (``mnist_cnn_step.py``,
+``resnet_step.py``): weights copied from deepgrad into torch, a stepper, peak memory, and a
+per-component time breakdown of one deepgrad step from cProfile.
+
+Peak memory is measured in a fresh process per framework: for deepgrad, the peak of
+``tracemalloc`` (NumPy reports its array buffers to it) and, for both, how far the resident set
+rises above its starting point (Linux resets the peak-RSS counter when "5" is written to
+/proc/self/clear_refs), as ``mlp_step.py`` does.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def copy_weights(dg_model, torch_model) -> None:
+    """Load deepgrad's initial parameters and buffers into the torch model (same names)."""
+    import torch
+
+    state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in dg_model.state_dict().items()}
+    torch_model.load_state_dict(state)
+
+
+def set_threads(n, torch) -> None:
+    """Give both frameworks n threads for their matrix products (None: leave the defaults)."""
+    import deepgrad as dg
+
+    if n is not None:
+        dg.backend.set_num_threads(n)
+        if torch is not None:
+            torch.set_num_threads(n)
+    print(f"threads: deepgrad {dg.backend.get_num_threads()}"
+          + (f", torch {torch.get_num_threads()}" if torch is not None else ""))
+
+
+def compare_cpu(deepgrad_fn, torch_fn, blocks: int = 5) -> tuple:
+    """Like harness.compare (alternating blocks, best of each), timed by the process's CPU
+    time instead of the wall clock: with one thread per framework this counts each one's work
+    and not the time other jobs on a shared machine take the core away."""
+    best = [float("inf"), float("inf")]
+    for _ in range(blocks):
+        for i, fn in enumerate((deepgrad_fn, torch_fn)):
+            if fn is None:
+                continue
+            fn()
+            start = time.process_time()
+            fn()
+            best[i] = min(best[i], time.process_time() - start)
+    return best[0], (best[1] if torch_fn is not None else None)
+
+
+def timed(args, deepgrad_fn, torch_fn) -> tuple:
+    """Best seconds per call of each framework, by wall clock or (--cpu-time) CPU time."""
+    if args.cpu_time:
+        print("timing: process CPU time (best of 5 alternating blocks)")
+        return compare_cpu(deepgrad_fn, torch_fn)
+    from harness import compare
+
+    print("timing: wall clock (best of 5 alternating blocks)")
+    return compare(deepgrad_fn, torch_fn, blocks=5, per_block=1)
+
+
+def add_options(parser) -> None:
+    parser.add_argument("--profile", action="store_true", help="time deepgrad's components")
+    parser.add_argument("--threads", type=int, help="threads for both frameworks (default: "
+                        "each one's own; 1 is the fair choice on a machine busy with other jobs)")
+    parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time "
+                        "(meaningful with --threads 1 on a shared machine)")
+
+
+def data(batch: int, shape: tuple, classes: int = 10):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((batch, *shape)).astype(np.float32),
+            rng.integers(0, classes, batch))
+
+
+def stepper(lib, model, optimizer, x0, y0, steps: int):
+    """A function running ``steps`` training steps (zero_grad, forward, loss, backward, step)."""
+    loss_fn = lib.nn.CrossEntropyLoss()
+    x, y = lib.from_numpy(x0), lib.from_numpy(y0)
+
+    def run():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def peak_memory_mb(module: str, framework: str, steps: int) -> dict:
+    """{"rss": MB above start, "traced": tracemalloc peak MB (deepgrad only)} during ``steps``
+    steps of ``module.build(framework)`` in a fresh process."""
+    code = f"""
+import sys, json, tracemalloc
+sys.path.insert(0, {json.dumps(sys.path[0])})
+import {module} as bench
+run = bench.build({framework!r}, {steps})
+def kb(field):
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith(field))
+start = kb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")
+traced = {framework == "deepgrad"}
+if traced:
+    tracemalloc.start()
+run()
+out = {{"rss": (kb("VmHWM:") - start) / 1024}}
+if traced:
+    out["traced"] = tracemalloc.get_traced_memory()[1] / 2**20
+print(json.dumps(out))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# (category, test on (file, class-qualified function name)); the first match wins. NumPy's
+# matmul is an operator, not a profiled call: a GEMM's time is the self time of its caller.
+CATEGORIES = [
+    ("im2col (copies, padding)", lambda f, n: f.endswith("ops/conv.py") and n in (
+        "_cols", "_channels_last", "_zero_border")),
+    ("col2im", lambda f, n: f.endswith("ops/conv.py") and n == "_col2im"),
+    ("conv GEMMs (and their reshapes)", lambda f, n: f.endswith("ops/conv.py")),
+    ("pooling", lambda f, n: f.endswith("ops/pool.py")),
+    ("batch norm", lambda f, n: f.endswith("ops/norm.py") or f.endswith("normalization.py")),
+    ("linear layers", lambda f, n: f.endswith("ops/linalg.py")),
+    ("relu", lambda f, n: f.endswith("ops/elementwise.py") and n.startswith("ReLU.")),
+    ("optimizer", lambda f, n: "/optim/" in f),
+    ("autograd engine", lambda f, n: "/autograd/" in f),
+]
+REST = "rest (other ops, NumPy helpers)"
+
+
+def breakdown(run, steps: int) -> None:
+    """Print where one deepgrad step's time goes: cProfile self time grouped by component
+    (NumPy helpers such as ``copyto`` or ``einsum`` are charged to their caller's group)."""
+    run()  # warm up
+    profile = cProfile.Profile()
+    profile.enable()
+    run()
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    totals = dict.fromkeys([name for name, _ in CATEGORIES] + [REST], 0.0)
+    for (filename, line, function), (_, _, self_time, _, callers) in stats.items():
+        totals[_category(filename, line, function, callers, stats)] += self_time
+    whole = sum(totals.values())
+    print(f"  deepgrad time per step by component (cProfile self time over {steps} steps; "
+          f"{whole / steps * 1e3:.0f} ms per profiled step):")
+    for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"    {name:34s} {seconds / steps * 1e3:8.1f} ms  {100 * seconds / whole:5.1f}%")
+
+
+def _category(filename, line, function, callers, stats, depth=0) -> str:
+    """The group of a profiled function; a built-in or NumPy function takes the group of its
+    (most expensive) caller."""
+    if "site-packages" in filename or filename == "~" or not filename.endswith(".py"):
+        if callers and depth < 8:
+            caller = max(callers, key=lambda c: callers[c][3] if isinstance(callers[c], tuple)
+                         else 0)
+            entry = stats.get(caller)
+            return _category(*caller, entry[4] if entry else {}, stats, depth + 1)
+        return REST
+    name = _qualname(filename, line, function)
+    return next((group for group, test in CATEGORIES if test(filename, name)), REST)
+
+
+_LINES: dict = {}
+
+
+def _qualname(filename: str, line: int, function: str) -> str:
+    """``Class.function`` for a method (the class enclosing its line), else the function."""
+    if filename not in _LINES:
+        try:
+            with open(filename) as f:
+                _LINES[filename] = f.read().splitlines()
+        except OSError:
+            _LINES[filename] = []
+    for text in reversed(_LINES[filename][:line]):
+        if text.startswith("class "):
+            return text[6:].split("(")[0].split(":")[0] + "." + function
+        if text.startswith("def "):
+            return function
+    return function
