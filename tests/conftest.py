@@ -8,6 +8,19 @@ import pytest
 import deepgrad as dg
 
 
+def pytest_configure(config):
+    """Each test process does its matrix products on one thread: under ``pytest -n 2`` two
+    processes share the cores, and BLAS pools larger than a process's share spend their time
+    waiting for each other (measured: a product 250x slower on an oversubscribed machine)."""
+    if dg.get_num_threads() > 1:
+        dg.set_num_threads(1)
+    try:  # the oracle, where installed (deepgrad itself never imports it)
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def fresh_state():
     """Seed 0, float32 default, grad mode on; restored after the test whatever it changed."""
