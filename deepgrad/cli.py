@@ -2,8 +2,10 @@
 
     deepgrad recipes
     deepgrad train circles [--epochs N] [--lr X] [--batch-size N] [--seed N] [--out DIR]
+                           [--set KEY=VALUE ...]
     deepgrad evaluate runs/circles
     deepgrad predict runs/circles points.csv
+    deepgrad generate runs/shakespeare-lstm --prompt "ROMEO:" --length 500 --temperature 0.8
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder with the dataset files (default: $DEEPGRAD_DATA, then "
                             "~/.cache/deepgrad)")
     train.add_argument("--out", help="run folder (default: runs/RECIPE)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                       help="any other setting of the recipe (repeatable); the value is read "
+                            "as JSON (numbers, true, null, ...), else taken as text")
     train.set_defaults(command=_train, name="train")
 
     evaluate = commands.add_parser("evaluate", help="score a finished run's best model on the "
@@ -55,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("run", help="a run folder written by 'deepgrad train'")
     predict.add_argument("input", help="a .npy array, or a .csv of numbers (one example per row)")
     predict.set_defaults(command=_predict, name="predict")
+
+    generate = commands.add_parser("generate", help="sample text from a finished language-model "
+                                                    "run (shakespeare-lstm)")
+    generate.add_argument("run", help="a run folder written by 'deepgrad train'")
+    generate.add_argument("--prompt", default="\n", help="the text to continue (default: a new "
+                                                          "line)")
+    generate.add_argument("--length", type=int, default=500, help="characters to sample")
+    generate.add_argument("--temperature", type=float, default=1.0,
+                          help="> 0; below 1 is more conservative, above 1 more random")
+    generate.add_argument("--seed", type=int, help="seed of the sampling (the same seed gives "
+                                                   "the same text)")
+    generate.set_defaults(command=_generate, name="generate")
     return parser
 
 
@@ -71,6 +88,7 @@ def _train(args) -> int:
 
     recipe = get(args.recipe)
     overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "seed", "data_dir")}
+    overrides.update(_settings(args.settings))
     out = Path(args.out or Path("runs") / recipe.name)
     results = run_recipe(recipe, overrides, out)
     plots = results.pop("plots")
@@ -80,6 +98,20 @@ def _train(args) -> int:
         print("plots: " + ", ".join(plots))
     print(f"run folder: {out} (report.md, config.json, logs, best checkpoint)")
     return 0
+
+
+def _settings(pairs: list) -> dict:
+    """{key: value} of KEY=VALUE strings, each value parsed as JSON where it is JSON."""
+    settings = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            settings[key] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[key] = text
+    return settings
 
 
 def _finished_run(folder: str, data_dir=None, with_data: bool = True):
@@ -128,6 +160,22 @@ def _predict(args) -> int:
         probabilities = model(recipe.predict_input(array)).softmax(1)
     for row in probabilities.numpy():
         print(f"{int(row.argmax())},{row.max():.4f}")
+    return 0
+
+
+def _generate(args) -> int:
+    from deepgrad.recipes import get
+
+    run = Path(args.run)
+    if not (run / "config.json").is_file():
+        raise FileNotFoundError(f"{run} is not a run folder (no config.json); make one with "
+                                "'deepgrad train shakespeare-lstm --out DIR'")
+    recipe = get(json.loads((run / "config.json").read_text())["recipe"])
+    generate_text = getattr(sys.modules[recipe.run.__module__], "generate_text", None) \
+        if recipe.run is not None else None
+    if generate_text is None:
+        raise ValueError(f"recipe {recipe.name!r} is not a language model; it cannot generate")
+    print(generate_text(run, args.prompt, args.length, args.temperature, args.seed))
     return 0
 
 

@@ -11,7 +11,8 @@ from deepgrad.cli import main
 def test_recipes_lists_every_recipe(capsys):
     assert main(["recipes"]) == 0
     listed = capsys.readouterr().out
-    for name in ("circles", "perceptron", "mnist-mlp", "mnist-cnn"):
+    for name in ("circles", "perceptron", "mnist-mlp", "mnist-cnn", "shakespeare-lstm",
+                 "co2-forecast", "sst2-lstm"):
         assert name in listed
 
 
@@ -67,3 +68,52 @@ def test_perceptron_recipe_shows_the_xor_failure(tmp_path):
 def test_mistakes_are_clear_errors(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+# -- language model: train a tiny run on real text, then sample from it ---------------------------
+
+@pytest.fixture(scope="module")
+def lm_run(datasets_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "lm"
+    argv = ["train", "shakespeare-lstm", "--epochs", "1", "--batch-size", "8", "--data-dir",
+            str(datasets_root), "--out", str(out)]
+    for setting in ("hidden=16", "embedding_dim=8", "seq_len=16", "train_chars=4000",
+                    "val_chars=1000", "log_every=0"):
+        argv += ["--set", setting]
+    assert main(argv) == 0
+    return out
+
+
+def test_train_takes_any_recipe_setting(lm_run):
+    config = json.loads((lm_run / "config.json").read_text())
+    assert config["hidden"] == 16 and config["train_chars"] == 4000 and config["batch_size"] == 8
+    bad = str(lm_run.parent / "bad")
+    assert main(["train", "shakespeare-lstm", "--out", bad, "--set", "no_such_setting=1"]) == 2
+    assert main(["train", "shakespeare-lstm", "--out", bad, "--set", "hidden"]) == 2
+
+
+def test_generate_repeats_under_a_seed(lm_run, capsys):
+    argv = ["generate", str(lm_run), "--prompt", "ROMEO:", "--length", "80", "--temperature",
+            "0.8", "--seed", "0"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 80 + 1  # + print's newline
+    assert main(argv) == 0
+    assert capsys.readouterr().out == text
+    assert main(argv[:-1] + ["1"]) == 0
+    assert capsys.readouterr().out != text
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--temperature", "0"], "temperature must be"),
+    (["--length", "-5"], "length must be"),
+    (["--prompt", "caf\u00e9"], "vocabulary"),
+])
+def test_generate_mistakes_are_clear_errors(lm_run, extra, message, capsys):
+    assert main(["generate", str(lm_run), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_generate_needs_a_language_model_run(circles_run, capsys):
+    assert main(["generate", str(circles_run)]) == 2
+    assert "cannot generate" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from deepgrad.models import autoencoder, dcgan, vae
 from deepgrad.models.autoencoder import *
+from deepgrad.models.char_rnn import CharLSTM, sample_index
 from deepgrad.models.dcgan import *
 from deepgrad.models.lenet import LeNet5, MnistCNN
 from deepgrad.models.perceptron import Perceptron, PerceptronHistory
@@ -21,4 +22,4 @@ from deepgrad.models.vgg import SmallVGG
 
 __all__ = ["Perceptron", "PerceptronHistory", "LeNet5", "MnistCNN", "SmallVGG", "BasicBlock",
            "Bottleneck", "ResNet", "CifarResNet", "resnet18", "resnet34", "resnet50", "resnet20",
-           "resnet32", *autoencoder.__all__, *dcgan.__all__, *vae.__all__]
+           "resnet32", "CharLSTM", *autoencoder.__all__, *dcgan.__all__, *vae.__all__]

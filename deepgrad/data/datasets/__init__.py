@@ -15,5 +15,7 @@ from deepgrad.data.datasets.files import (
     verify,
 )
 from deepgrad.data.datasets.generated import blobs, circles, moons, spirals, xor
+from deepgrad.data.datasets.sst2 import SST2, Vocab, pad_sequences, tokenize
 from deepgrad.data.datasets.text import TinyShakespeare
+from deepgrad.data.datasets.timeseries import MaunaLoaCO2, forecast_windows
 from deepgrad.data.datasets.vision import MNIST, FashionMNIST, read_idx
