@@ -24,6 +24,7 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn
+from deepgrad.backend import generator
 from deepgrad.data.datasets import TinyShakespeare
 from deepgrad.models.char_rnn import CharLSTM
 from deepgrad.recipes.base import Recipe
@@ -57,7 +58,7 @@ def run(config: dict, out: Path, log=print) -> dict:
                                                        eta_min=config["min_lr"])
     history = {"loss": [], "val_loss": []}
     best, best_epoch, started = math.inf, 0, time.perf_counter()
-    rng = np.random.default_rng(config["seed"])
+    rng = generator(config["seed"])
     with open(out / "log.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", "loss", "val_loss", "lr", "elapsed_s"])
@@ -79,7 +80,7 @@ def run(config: dict, out: Path, log=print) -> dict:
                 + (" (best)" if best_epoch == epoch else ""))
     model, itos = load_model(out)
     sample = data.decode(model.generate(data.encode("ROMEO:").array, 500, 0.8,
-                                        np.random.default_rng(0)))
+                                        generator(0)))
     (out / "sample.txt").write_text("ROMEO:" + sample + "\n")
     return {"best_val_loss": round(best, 4), "best_epoch": best_epoch,
             "best_val_bits_per_char": round(best / math.log(2), 4),
@@ -188,7 +189,7 @@ def generate_text(folder: str | Path, prompt: str, length: int, temperature: flo
         raise ValueError(f"generate: the prompt must be non-empty text in the model's "
                          f"vocabulary of {len(itos)} characters; unknown: {unknown}")
     ids = model.generate(np.array([stoi[ch] for ch in prompt], np.int64), length, temperature,
-                         np.random.default_rng(seed))
+                         generator(seed))
     return prompt + "".join(itos[i] for i in ids)
 
 

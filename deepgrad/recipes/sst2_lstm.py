@@ -21,6 +21,7 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn
+from deepgrad.backend import generator
 from deepgrad.data.datasets.sst2 import SST2, Vocab, pad_sequences, tokenize
 from deepgrad.nn.utils import rnn as rnn_utils
 from deepgrad.recipes.base import Recipe
@@ -95,7 +96,7 @@ def accuracy(model, ids, labels, batch_size: int = 256) -> float:
 
 def run(config: dict, out: Path, log=print) -> dict:
     train, dev = SST2("train", config.get("data_dir")), SST2("dev", config.get("data_dir"))
-    rng = np.random.default_rng(config["seed"])
+    rng = generator(config["seed"])
     order = rng.permutation(len(train))
     held, rest = order[:config["n_val"]], order[config["n_val"]:]
     if config["max_train"]:

@@ -13,6 +13,7 @@ from statistics import NormalDist
 import numpy as np
 
 from deepgrad.autograd import no_grad
+from deepgrad.backend import generator
 from deepgrad.ops.creation import from_numpy
 from deepgrad.viz._common import class_colors, finish, labels, new_figure, points_2d, to_numpy
 from deepgrad.viz.images import image_grid
@@ -83,7 +84,7 @@ def _draw_scatter(ax, codes, y, title: str, max_points: int) -> None:
     points, classes = points[:max_points], classes[:max_points]
     colors = np.array(class_colors(int(classes.max()) + 1))
     # one scatter in a shuffled order, so that no class is drawn over all the others
-    order = np.random.default_rng(0).permutation(len(points))
+    order = generator(0).permutation(len(points))
     ax.scatter(points[order, 0], points[order, 1], s=4, c=colors[classes[order]],
                rasterized=True)
     for c in np.unique(classes):  # legend entries only
