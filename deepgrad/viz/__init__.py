@@ -12,6 +12,7 @@ from deepgrad.viz.boundary import (
 )
 from deepgrad.viz.classification import plot_confusion_matrix, plot_misclassified
 from deepgrad.viz.curves import plot_learning_curves
+from deepgrad.viz.features import plot_feature_maps, plot_filters
 from deepgrad.viz.images import image_grid, save_image_grid
 from deepgrad.viz.latent import (
     latent_manifold,
@@ -23,4 +24,4 @@ from deepgrad.viz.latent import (
 __all__ = ["plot_learning_curves", "plot_decision_boundary", "hidden_representation",
            "plot_hidden_representation", "plot_confusion_matrix", "plot_misclassified",
            "image_grid", "save_image_grid", "latent_manifold", "plot_latent_2d",
-           "plot_latent_manifold", "plot_latent_scatter"]
+           "plot_latent_manifold", "plot_latent_scatter", "plot_filters", "plot_feature_maps"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.transforms import (
     Compose,
     Normalize,
@@ -11,6 +12,7 @@ from deepgrad.data.transforms import (
     RandomCrop,
     RandomHorizontalFlip,
     ToTensor,
+    TransformedLoader,
 )
 
 
@@ -174,3 +176,33 @@ def test_compose_pipeline_on_a_uint8_batch():
     dg.manual_seed(3)
     np.testing.assert_array_equal(pipeline(pixels).array, out.array)
     assert "RandomCrop(size=(8, 8), padding=(2, 2, 2, 2))" in repr(pipeline)
+
+
+def test_transformed_loader_augments_inputs_and_keeps_targets():
+    x = np.arange(10 * 16, dtype=np.float32).reshape(10, 1, 4, 4)
+    y = np.arange(10)
+    loader = TransformedLoader(DataLoader(TensorDataset(x, y), batch_size=4),
+                               RandomHorizontalFlip(p=1.0))
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [b[0].shape for b in batches] == [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
+    np.testing.assert_array_equal(np.concatenate([b[0].array for b in batches]), x[..., ::-1])
+    np.testing.assert_array_equal(np.concatenate([b[1].array for b in batches]), y)
+
+
+def test_transformed_loader_draws_new_augmentations_each_pass_and_repeats_with_seed():
+    x = _images(64, 1, 6, 6)
+    loader = TransformedLoader(DataLoader(TensorDataset(x, np.zeros(64, dtype=np.int64)),
+                                          batch_size=64), RandomCrop(6, padding=2))
+    dg.manual_seed(5)
+    first, second = (next(iter(loader))[0].array for _ in range(2))
+    assert not np.array_equal(first, second)
+    dg.manual_seed(5)
+    np.testing.assert_array_equal(next(iter(loader))[0].array, first)
+
+
+def test_transformed_loader_errors():
+    with pytest.raises(TypeError, match="TransformedLoader: transform must be callable, got int"):
+        TransformedLoader([], 3)
+    with pytest.raises(TypeError, match="batches must be .* got Tensor"):
+        list(TransformedLoader([dg.zeros(2, 1, 3, 3)], RandomHorizontalFlip()))
