@@ -43,6 +43,14 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
+    def state_dict(self) -> dict:
+        return {"history": {k: list(v) for k, v in self.history.items()},
+                "epoch": list(self.epoch)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
@@ -87,7 +95,7 @@ class Trainer:
         ``resume_from`` is a checkpoint (``ModelCheckpoint``, ``save_checkpoint``): it restores
         the model, optimizer, scheduler, random state and the callbacks' states (such as
         EarlyStopping's best value), and training goes on from the epoch after the saved one,
-        so the run ends as an uninterrupted one would.
+        so the run (and the History it returns) ends as an uninterrupted one would.
         """
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
@@ -202,8 +210,10 @@ class Trainer:
         return ckpt
 
     def _callback_keys(self):
-        """(key, callback) pairs; the key (position and class) finds a callback's saved state."""
-        return [(f"{i}:{type(cb).__name__}", cb) for i, cb in enumerate(self.callbacks)]
+        """(key, callback) pairs; the key (position and class) finds a callback's saved state.
+        The History is one of them, so a resumed run's history holds every epoch."""
+        return [("history", self.history)] + [(f"{i}:{type(cb).__name__}", cb)
+                                               for i, cb in enumerate(self.callbacks)]
 
     def _load_callback_states(self, states: dict) -> None:
         for key, cb in self._callback_keys():
