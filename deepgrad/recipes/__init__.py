@@ -13,7 +13,7 @@ from deepgrad.recipes.base import Recipe, Setup, load_best, resolve, run_recipe
 
 __all__ = ["Recipe", "Setup", "all_recipes", "get", "load_best", "resolve", "run_recipe"]
 
-_NOT_RECIPES = {"base"}
+_NOT_RECIPES = {"base", "images"}
 
 
 def all_recipes() -> dict:

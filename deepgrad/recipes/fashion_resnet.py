@@ -14,9 +14,9 @@ from deepgrad import nn
 from deepgrad.data.datasets import FashionMNIST
 from deepgrad.models import resnet20
 from deepgrad.recipes.base import Recipe, Setup
+from deepgrad.recipes.images import image_loaders, mnist_input
+from deepgrad.recipes.images import plots as mnist_plots
 from deepgrad.recipes.mnist_cnn import conv_plots
-from deepgrad.recipes.mnist_mlp import image_loaders, mnist_input
-from deepgrad.recipes.mnist_mlp import plots as mnist_plots
 from deepgrad.train.callbacks import LRSchedulerCallback
 
 DEFAULTS = dict(epochs=10, lr=0.1, batch_size=128, momentum=0.9, weight_decay=5e-4,

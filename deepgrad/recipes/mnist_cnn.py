@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from deepgrad.models import MnistCNN
 from deepgrad.recipes.base import Recipe, Setup
-from deepgrad.recipes.mnist_mlp import mnist_input, mnist_setup
-from deepgrad.recipes.mnist_mlp import plots as mnist_plots
+from deepgrad.recipes.images import mnist_input, mnist_setup
+from deepgrad.recipes.images import plots as mnist_plots
 
 DEFAULTS = dict(epochs=10, lr=1e-3, batch_size=128, seed=0, n_val=5000, shift=2,
                 label_smoothing=0.0, data_dir=None)
