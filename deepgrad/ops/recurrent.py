@@ -29,51 +29,31 @@ started keeps its initial state until its last step comes. Outputs of padded pos
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
 from contextlib import contextmanager
 
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.backend import get_num_threads, set_num_threads
 
 __all__ = ["LSTMLayer", "GRULayer", "RNNLayer", "PackRows", "UnpackRows"]
 
 
-def _openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS inside NumPy's wheel, or None."""
-    root = os.path.dirname(np.__file__)
-    paths = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "libscipy_openblas64_*"))
-    paths += glob.glob(os.path.join(root, ".dylibs", "libscipy_openblas64_*"))
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-            get = lib.scipy_openblas_get_num_threads64_
-            put = lib.scipy_openblas_set_num_threads64_
-        except (OSError, AttributeError):
-            continue
-        get.restype, put.argtypes, put.restype = ctypes.c_int, (ctypes.c_int,), None
-        return get, put
-    return None
-
-
-_THREADS = _openblas_threads()
 _SERIAL_ROWS = 512  # per-step GEMMs with at most this many rows run on one thread
 
 
 @contextmanager
 def _serial_blas(rows: int):
     """Run the enclosed (small) matrix products on one OpenBLAS thread."""
-    n = _THREADS[0]() if _THREADS is not None and rows <= _SERIAL_ROWS else 1
-    if n <= 1:
+    n = get_num_threads() if rows <= _SERIAL_ROWS else 1
+    if n <= 1:  # also where NumPy's OpenBLAS was not found (get_num_threads() is then 1)
         yield
         return
-    _THREADS[1](1)
+    set_num_threads(1)
     try:
         yield
     finally:
-        _THREADS[1](n)
+        set_num_threads(n)
 
 
 def _steps(T: int, reverse: bool):
