@@ -10,6 +10,7 @@ rises above its starting point (Linux resets the peak-RSS counter when "5" is wr
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import json
 import pstats
@@ -137,6 +138,35 @@ CATEGORIES = [
     ("autograd engine", lambda f, n: "/autograd/" in f),
 ]
 REST = "rest (other ops, NumPy helpers)"
+
+
+def main(argv, description: str, title: str, module: str, build, steps: int) -> dict:
+    """The whole benchmark of one network's training step: time both frameworks (``build``
+    makes a runner of ``steps`` steps), print steps/s and the ratio, measure peak memory in a
+    fresh process (``module`` is the benchmark's module name), and profile on ``--profile``."""
+    from harness import report, try_import_torch
+
+    parser = argparse.ArgumentParser(description=description)
+    add_options(parser)
+    args = parser.parse_args(argv)
+    torch = try_import_torch()
+    set_threads(args.threads, torch)
+    dg_s, torch_s = timed(args, build("deepgrad"), build("torch") if torch else None)
+    dg_s, torch_s = dg_s / steps, (torch_s / steps if torch else None)
+    result = report(f"{title}: one training step", dg_s, torch_s, unit="step")
+    print(f"  steps/s: deepgrad {1 / dg_s:.2f}" + (f", torch {1 / torch_s:.2f}; speed "
+                                                   f"deepgrad/torch = {torch_s / dg_s:.2f}x"
+                                                   if torch else ""))
+    mem = {"deepgrad": peak_memory_mb(module, "deepgrad", steps)}
+    if torch:
+        mem["torch"] = peak_memory_mb(module, "torch", steps)
+    print(f"  peak memory during {steps} steps: deepgrad {mem['deepgrad']['traced']:.0f} MB "
+          f"traced by tracemalloc ({mem['deepgrad']['rss']:.0f} MB resident above start)"
+          + (f", torch {mem['torch']['rss']:.0f} MB resident above start" if torch else ""))
+    result["peak_mb"] = mem
+    if args.profile:
+        breakdown(build("deepgrad"), steps)
+    return result
 
 
 def breakdown(run, steps: int) -> None:

@@ -13,10 +13,7 @@ timed in alternating blocks (harness.compare). Peak memory: see cnn_bench.peak_m
 
 from __future__ import annotations
 
-import argparse
-
 import cnn_bench
-from harness import report, try_import_torch
 
 BATCH, STEPS = 128, 2
 
@@ -96,28 +93,8 @@ def build(framework: str, steps: int = STEPS):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cnn_bench.add_options(parser)
-    args = parser.parse_args(argv)
-    torch = try_import_torch()
-    cnn_bench.set_threads(args.threads, torch)
-    dg_s, torch_s = cnn_bench.timed(args, build("deepgrad"), build("torch") if torch else None)
-    dg_s, torch_s = dg_s / STEPS, (torch_s / STEPS if torch else None)
-    result = report(f"ResNet-20 (option A) on 1x28x28, SGD momentum, batch {BATCH}: one "
-                    "training step", dg_s, torch_s, unit="step")
-    print(f"  steps/s: deepgrad {1 / dg_s:.2f}" + (f", torch {1 / torch_s:.2f}; speed "
-                                                   f"deepgrad/torch = {torch_s / dg_s:.2f}x"
-                                                   if torch else ""))
-    mem = {"deepgrad": cnn_bench.peak_memory_mb("resnet_step", "deepgrad", STEPS)}
-    if torch:
-        mem["torch"] = cnn_bench.peak_memory_mb("resnet_step", "torch", STEPS)
-    print(f"  peak memory during {STEPS} steps: deepgrad {mem['deepgrad']['traced']:.0f} MB "
-          f"traced by tracemalloc ({mem['deepgrad']['rss']:.0f} MB resident above start)"
-          + (f", torch {mem['torch']['rss']:.0f} MB resident above start" if torch else ""))
-    result["peak_mb"] = mem
-    if args.profile:
-        cnn_bench.breakdown(build("deepgrad"), STEPS)
-    return result
+    title = f"ResNet-20 (option A) on 1x28x28, SGD momentum, batch {BATCH}"
+    return cnn_bench.main(argv, __doc__.splitlines()[0], title, "resnet_step", build, STEPS)
 
 
 if __name__ == "__main__":
