@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder with the dataset files (default: $DEEPGRAD_DATA, then "
                             "~/.cache/deepgrad)")
     train.add_argument("--out", help="run folder (default: runs/RECIPE)")
+    train.add_argument("--resume", action="store_true",
+                       help="go on with an interrupted run in the run folder, from its last "
+                            "epoch (--epochs may raise the number of epochs)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                        help="any other setting of the recipe (repeatable); the value is read "
                             "as JSON (numbers, true, null, ...), else taken as text")
@@ -90,7 +93,7 @@ def _train(args) -> int:
     overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "seed", "data_dir")}
     overrides.update(_settings(args.settings))
     out = Path(args.out or Path("runs") / recipe.name)
-    results = run_recipe(recipe, overrides, out)
+    results = run_recipe(recipe, overrides, out, resume=args.resume)
     plots = results.pop("plots")
     print("results: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                   for k, v in results.items()))

@@ -61,8 +61,23 @@ def test_perceptron_recipe_shows_the_xor_failure(tmp_path):
     assert results["mlp_xor_accuracy"] >= 0.95
 
 
+def test_train_resume_goes_on_from_the_last_epoch(tmp_path):
+    out = str(tmp_path / "circles")
+    assert main(["train", "circles", "--epochs", "3", "--out", out]) == 0
+    assert main(["train", "circles", "--epochs", "5", "--out", out, "--resume"]) == 0
+    rows = (tmp_path / "circles" / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["epoch", "0", "1", "2", "3", "4"]
+    # the same five epochs in one go give the same log
+    assert main(["train", "circles", "--epochs", "5", "--out", str(tmp_path / "straight")]) == 0
+    assert (tmp_path / "straight" / "log.csv").read_text().splitlines() == rows
+    config = json.loads((tmp_path / "circles" / "config.json").read_text())
+    assert config["epochs"] == 5
+    assert main(["train", "circles", "--lr", "0.5", "--out", out, "--resume"]) == 2  # kept
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train", "no-such-recipe"], "no recipe named"),
+    (["train", "circles", "--out", "/nonexistent/run", "--resume"], "does not exist"),
     (["evaluate", "."], "not a run folder"),
 ])
 def test_mistakes_are_clear_errors(argv, message, capsys):

@@ -7,6 +7,7 @@ the best weights, scores the test set, draws the plots and writes the run folder
     config.json   the resolved settings (recipe defaults + command-line overrides)
     log.csv       one row of metrics per epoch (log.jsonl: the same as JSON lines)
     best.safetensors  the best checkpoint (model, optimizer, epoch, RNG state)
+    last.safetensors  the latest epoch's checkpoint, from which ``resume=True`` goes on
     *.png         plots
     report.md     what was run and what it reached
 """
@@ -70,11 +71,16 @@ def resolve(recipe: Recipe, overrides: dict) -> dict:
     return config
 
 
-def run_recipe(recipe: Recipe, overrides: dict, out: str | Path, log=print) -> dict:
-    """Train the recipe into the folder `out`; return the final results."""
+def run_recipe(recipe: Recipe, overrides: dict, out: str | Path, log=print,
+               resume: bool = False) -> dict:
+    """Train the recipe into the folder `out`; return the final results.
+
+    With ``resume`` an interrupted run goes on from ``out/last.safetensors`` with the settings
+    it was started with (``overrides`` may only raise ``epochs`` or move ``data_dir``).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = resolve(recipe, overrides)
+    config = _resumed_config(recipe, overrides, out) if resume else resolve(recipe, overrides)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     dg.manual_seed(config.get("seed", 0))
     started = time.perf_counter()
@@ -82,7 +88,7 @@ def run_recipe(recipe: Recipe, overrides: dict, out: str | Path, log=print) -> d
         results = recipe.run(config, out)
         plots = results.pop("plots", [])
     else:
-        results, plots = _train(recipe, config, out, log)
+        results, plots = _train(recipe, config, out, log, resume)
     results["wall_time_s"] = round(time.perf_counter() - started, 2)
     results["plots"] = [str(p) for p in plots]
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -90,7 +96,23 @@ def run_recipe(recipe: Recipe, overrides: dict, out: str | Path, log=print) -> d
     return results
 
 
-def _train(recipe: Recipe, config: dict, out: Path, log) -> tuple[dict, list]:
+def _resumed_config(recipe: Recipe, overrides: dict, out: Path) -> dict:
+    if recipe.run is not None:
+        raise ValueError(f"recipe {recipe.name!r} runs its own loop and cannot be resumed")
+    if not (out / "last.safetensors").exists():
+        raise FileNotFoundError(f"resume: {out / 'last.safetensors'} does not exist; start the "
+                                f"run without resume")
+    config = json.loads((out / "config.json").read_text())
+    for key, value in overrides.items():
+        if value is not None and key not in ("epochs", "data_dir") and value != config.get(key):
+            raise ValueError(f"resume: setting {key!r} was {config.get(key)!r} when the run "
+                             f"started; a resumed run keeps it (only epochs and data_dir change)")
+    config.update({k: overrides[k] for k in ("epochs", "data_dir") if overrides.get(k) is not None})
+    return config
+
+
+def _train(recipe: Recipe, config: dict, out: Path, log, resume: bool = False
+           ) -> tuple[dict, list]:
     from deepgrad.train import Trainer
     from deepgrad.train.callbacks import CSVLogger, JSONLinesLogger, ModelCheckpoint, ProgressBar
 
@@ -99,12 +121,15 @@ def _train(recipe: Recipe, config: dict, out: Path, log) -> tuple[dict, list]:
     checkpoint = out / "best.safetensors"
     callbacks = [
         ModelCheckpoint(checkpoint, monitor=setup.monitor, mode=mode, save_best_only=True),
-        CSVLogger(out / "log.csv"), JSONLinesLogger(out / "log.jsonl"), ProgressBar(),
+        ModelCheckpoint(out / "last.safetensors", monitor=setup.monitor, save_best_only=False),
+        CSVLogger(out / "log.csv", append=resume),
+        JSONLinesLogger(out / "log.jsonl", append=resume), ProgressBar(),
         *setup.callbacks,
     ]
     trainer = Trainer(setup.model, setup.loss_fn, setup.optimizer, metrics=setup.metrics,
                       callbacks=callbacks)
-    history = trainer.fit(setup.train, setup.val, epochs=config["epochs"])
+    history = trainer.fit(setup.train, setup.val, epochs=config["epochs"],
+                          resume_from=out / "last.safetensors" if resume else None)
     load_best(setup.model, checkpoint)
     results = {"epochs_run": len(history.epoch), "best_" + setup.monitor: _best(history, setup)}
     if setup.test is not None:
