@@ -2,11 +2,13 @@
 
 A generator (noise -> 28x28 image) and a discriminator (image -> real/fake logit) train against
 each other (Goodfellow et al. 2014) with DCGAN's architecture and settings (Radford et al. 2015;
-pixels scaled to [-1, 1]). A LeNet-5 classifier, trained first on the same pixels, scores the
-samples: Inception Score from its softmax, Fréchet distance from its penultimate-layer (F6)
-features against the 10,000 test images. Scores are given for the test images themselves (the
-top of the scale), the untrained generator (the bottom) and the trained one. Writes a sample
-grid per epoch from fixed noise, a latent interpolation, loss/accuracy curves and the scores.
+pixels scaled to [-1, 1]). Samples come from an exponential moving average of the generator's
+weights (Yazici et al. 2019; ``ema_decay``, null for the last iterate). The classic MNIST CNN,
+trained first on the same pixels, scores them: Inception Score from its softmax, Fréchet
+distance from its penultimate-layer (fc1, 128) features against the 10,000 test images. Scores
+are given for the test images themselves (the top of the scale), the untrained generator (the
+bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
+interpolation, loss/accuracy curves and the scores.
 
 Settings beyond the usual: ``classifier`` (a cached classifier.safetensors to reuse),
 ``resume`` (a run's gan.safetensors to go on from, up to ``epochs`` in all), ``n_train`` /
@@ -24,16 +26,16 @@ import deepgrad as dg
 from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.datasets import MNIST
-from deepgrad.models import DCGANDiscriminator, DCGANGenerator, LeNet5, dcgan_init
+from deepgrad.models import DCGANDiscriminator, DCGANGenerator, MnistCNN, dcgan_init
 from deepgrad.recipes.base import Recipe
 from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=8, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=32, ndf=32,
-                seed=0, n_score=10000, n_score_epoch=2000, classifier_epochs=3,
+                ema_decay=0.999, seed=0, n_score=10000, n_score_epoch=2000, classifier_epochs=3,
                 classifier=None, resume=None, n_train=None, n_test=None, max_steps=None,
                 data_dir=None)
-FEATURE_LAYER = "f6"  # LeNet-5's penultimate layer (84 features)
+FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
 
 def build_model(config: dict):
@@ -56,11 +58,11 @@ def _wrap(array: np.ndarray) -> dg.Tensor:
 
 
 def train_classifier(config: dict, out: Path, x, y, x_test, y_test, log=print):
-    """LeNet-5 on the [-1, 1] pixels (Adam 1e-3 with a cosine schedule over the epochs, batch
-    128), cached as classifier.safetensors.
+    """The MNIST CNN on the [-1, 1] pixels (Adam 1e-3 with a cosine schedule over the epochs,
+    batch 128), cached as classifier.safetensors.
 
     ``config['classifier']`` names a cached file to reuse (e.g. another run's)."""
-    model = LeNet5()
+    model = MnistCNN()
     cached = out / "classifier.safetensors"
     if config.get("classifier"):
         cached = Path(config["classifier"])
@@ -119,16 +121,17 @@ def run(config: dict, out: Path) -> dict:
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
     results["params"] = {"generator": _count(generator), "discriminator": _count(discriminator)}
-    score = lambda n, batch_stats, splits=10: _round(gan_scores(  # noqa: E731
-        classifier, generate(generator, n, config["latent_dim"], batch_stats), ref,
+    score = lambda net, n, batch_stats, splits=10: _round(gan_scores(  # noqa: E731
+        classifier, generate(net, n, config["latent_dim"], batch_stats), ref,
         FEATURE_LAYER, splits))
-    results["untrained_generator"] = score(config["n_score"], True)
+    results["untrained_generator"] = score(generator, config["n_score"], True)
     print(f"untrained generator: {results['untrained_generator']}")
 
     loader = DataLoader(TensorDataset(x), batch_size=config["batch_size"], shuffle=True,
                         drop_last=True)
     trainer = GANTrainer(generator, discriminator, lr=config["lr"],
-                         betas=(config["beta1"], 0.999), fixed_noise=64)
+                         betas=(config["beta1"], 0.999), fixed_noise=64,
+                         ema_decay=config["ema_decay"])
     epoch_rows = []
     if config.get("resume"):  # go on from a run's gan.safetensors up to `epochs` in all
         trainer.load(config["resume"])
@@ -140,7 +143,7 @@ def run(config: dict, out: Path) -> dict:
         viz.save_image_grid(trainer.sample(trainer.fixed_noise),
                             out / f"samples_epoch_{epoch:03d}.png", nrow=8, value_range=(-1, 1),
                             title=f"epoch {epoch}")
-        s = score(config["n_score_epoch"], False, 1)
+        s = score(trainer.sampler, config["n_score_epoch"], False, 1)
         row = {"epoch": epoch, **{k: round(v, 5) for k, v in stats.items()},
                "inception_score": s["inception_score"], "frechet_distance": s["frechet_distance"]}
         epoch_rows.append(row)
@@ -153,8 +156,8 @@ def run(config: dict, out: Path) -> dict:
                 log=lambda line: print(line, flush=True), log_every=100)
     _write_csv(out / "steps.csv", [dict(zip(trainer.steps, values))
                                    for values in zip(*trainer.steps.values())])
-    results["trained_generator"] = score(config["n_score"], False)
-    results["trained_generator_batch_stats"] = score(config["n_score"], True)
+    results["trained_generator"] = score(trainer.sampler, config["n_score"], False)
+    results["trained_generator_batch_stats"] = score(trainer.sampler, config["n_score"], True)
     print(f"trained generator: {results['trained_generator']}")
     results["epochs"] = epoch_rows
     results["plots"] = _plots(trainer, epoch_rows, config, out)

@@ -13,6 +13,11 @@ Each iteration draws noise z, makes a fake batch G(z) once and uses it twice:
 Both nets train with Adam(lr 2e-4, betas (0.5, 0.999)), DCGAN's setting. Per epoch the trainer
 logs both losses, D's accuracy on real and on fake images (a balanced game keeps both away from
 1: D is fooled a good part of the time), and the mean D(x) and D(G(z)).
+
+With ``ema_decay`` the trainer also keeps an exponential moving average of the generator's
+weights (``optim.swa_utils.AveragedModel``), updated after every generator step; samples come
+from it, as the averaged generator draws cleaner images than the last iterate (Yazici et al.
+2019, "The Unusual Effectiveness of Averaging in GAN Training").
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 import deepgrad as dg
 from deepgrad import nn
 from deepgrad.autograd import no_grad
+from deepgrad.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from deepgrad.serialization import load, save
 from deepgrad.train.checkpoint import get_rng_state, set_rng_state
 
@@ -41,13 +47,17 @@ class GANTrainer:
     ``generator`` maps noise (N, latent_dim) to images, ``discriminator`` images to logits (N,).
     Optimizers default to DCGAN's Adam(lr, betas). ``fixed_noise`` (a count or a tensor) is a
     noise batch kept for the whole run, so that progress images of different epochs show the
-    same latent points.
+    same latent points. ``ema_decay`` (say 0.999) keeps ``generator_ema``, the moving average
+    of the generator that ``sample`` then draws from.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module,
                  latent_dim: int | None = None, lr: float = 2e-4, betas: tuple = (0.5, 0.999),
-                 g_optimizer=None, d_optimizer=None, fixed_noise=64) -> None:
+                 g_optimizer=None, d_optimizer=None, fixed_noise=64,
+                 ema_decay: float | None = None) -> None:
         self.generator, self.discriminator = generator, discriminator
+        self.generator_ema = None if ema_decay is None else AveragedModel(
+            generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
         self.latent_dim = latent_dim if latent_dim is not None else getattr(generator, "latent_dim",
                                                                             None)
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
@@ -103,6 +113,8 @@ class GANTrainer:
         finally:
             for p, flag in zip(d.parameters(), flags):
                 p.requires_grad_(flag)
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
         return {"loss_g": float(loss.item()),
                 "d_g_z": float(_sigmoid(logits.detach().numpy()).mean())}
 
@@ -163,17 +175,23 @@ class GANTrainer:
         for key in (*STATS, "time_s"):
             self.history[key].append(stats[key])
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples are drawn from: the moving average if kept, else G."""
+        return self.generator if self.generator_ema is None else self.generator_ema.module
+
     @no_grad()
     def sample(self, z: dg.Tensor | None = None, n: int = 64) -> dg.Tensor:
-        """Images from noise z (default: n fresh draws), in eval mode (batch-norm running
-        statistics); the nets are put back in training mode afterwards."""
+        """Images from noise z (default: n fresh draws) by ``sampler``, in eval mode
+        (batch-norm running statistics); its mode is put back afterwards."""
         z = self.noise(n) if z is None else z
-        was_training = self.generator.training
-        self.generator.eval()
+        net = self.sampler
+        was_training = net.training
+        net.eval()
         try:
-            return self.generator(z)
+            return net(z)
         finally:
-            self.generator.train(was_training)
+            net.train(was_training)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -185,7 +203,9 @@ class GANTrainer:
               "g_optimizer": self.g_optimizer.state_dict(),
               "d_optimizer": self.d_optimizer.state_dict(),
               "fixed_noise": self.fixed_noise, "history": self.history,
-              "rng": get_rng_state()}, path)
+              "rng": get_rng_state(),
+              **({} if self.generator_ema is None
+                 else {"generator_ema": self.generator_ema.state_dict()})}, path)
 
     def load(self, path: str | os.PathLike) -> dict:
         """Restore what ``save`` wrote; training then goes on from its epoch."""
@@ -196,6 +216,11 @@ class GANTrainer:
         self.discriminator.load_state_dict(ckpt["discriminator"])
         self.g_optimizer.load_state_dict(ckpt["g_optimizer"])
         self.d_optimizer.load_state_dict(ckpt["d_optimizer"])
+        if self.generator_ema is not None:
+            if "generator_ema" in ckpt:
+                self.generator_ema.load_state_dict(ckpt["generator_ema"])
+            else:  # a checkpoint from a run without averaging: the average starts here
+                self.generator_ema.n_averaged.array[...] = 0
         self.fixed_noise = ckpt["fixed_noise"]
         self.history = {k: list(v) for k, v in ckpt["history"].items()}
         self.epoch = int(ckpt["epoch"])

@@ -147,6 +147,37 @@ def test_fit_history_checkpoint_and_resume(tmp_path):
         GANTrainer(nn.Linear(2, 2), d)
 
 
+def test_generator_average_follows_the_generator_and_is_saved(tmp_path):
+    g, d = small_gan()
+    trainer = GANTrainer(g, d, fixed_noise=4, ema_decay=0.5)
+    ema = trainer.generator_ema
+    assert trainer.sampler is ema.module and trainer.sampler is not g
+    data = [dg.rand(8, 1, 28, 28) * 2 - 1 for _ in range(3)]
+    before = snapshot(g)
+    trainer.train_step(data[0])  # the first update copies G
+    for name, p in ema.module.named_parameters():
+        np.testing.assert_array_equal(p.detach().numpy(), dict(g.named_parameters())[name]
+                                      .detach().numpy())
+    previous = snapshot(ema.module)
+    trainer.train_step(data[1])  # later ones: average = 0.5 * average + 0.5 * G
+    for name, p in ema.module.named_parameters():
+        expected = 0.5 * previous[name] + 0.5 * dict(g.named_parameters())[name].detach().numpy()
+        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-6, atol=1e-7)
+    assert changed(before, g)  # G trained; the average is not a parameter of any optimizer
+    assert not any(p.requires_grad for p in ema.parameters())
+    # samples come from the average, in eval mode, and the checkpoint keeps it
+    with dg.no_grad():
+        ema.module.eval()
+        expected = ema.module(trainer.fixed_noise).numpy()
+    np.testing.assert_allclose(trainer.sample(trainer.fixed_noise).numpy(), expected, rtol=1e-6)
+    trainer.save(tmp_path / "gan.safetensors")
+    again = GANTrainer(*small_gan(), ema_decay=0.5)
+    again.load(tmp_path / "gan.safetensors")
+    assert int(again.generator_ema.n_averaged.item()) == 2
+    for a, b in zip(ema.state_dict().values(), again.generator_ema.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 # -- scores --------------------------------------------------------------------------------------
 def test_inception_score_extremes():
     one_hot = np.eye(10)[np.arange(1000) % 10]
