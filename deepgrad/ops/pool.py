@@ -3,8 +3,11 @@ adaptive average and adaptive max.
 
 Regular windows are read as strided slices, one per kernel offset (a loop over the kh*kw
 offsets, never over pixels), so no window copy of the input is made. Max pooling returns
-PyTorch's indices (flat positions in each input plane) and its backward scatters the gradient
-to them. ``nn.functional.pooling`` validates arguments and wraps these.
+PyTorch's indices (flat positions in each input plane) on request; its backward routes the
+gradient offset by offset. Max pooling keeps its input's memory layout (a channels-last
+convolution output stays channels-last, in the gradient too), because NumPy is several times
+slower on operands whose layouts differ. ``nn.functional.pooling`` validates arguments and
+wraps these.
 """
 
 from __future__ import annotations
@@ -27,12 +30,32 @@ def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int
     return out
 
 
+def _layout(x: np.ndarray) -> tuple:
+    """x's axes from the outermost to the innermost in memory (a C-order array: 0, 1, ...)."""
+    return tuple(sorted(range(x.ndim), key=lambda axis: -x.strides[axis]))
+
+
+def _full(shape: tuple, fill, dtype, layout: tuple) -> np.ndarray:
+    """np.full(shape, fill) laid out in memory with the axis order ``layout``."""
+    out = np.full([shape[axis] for axis in layout], fill, dtype)
+    return out.transpose(np.argsort(layout))
+
+
+def _in_layout(a: np.ndarray, layout: tuple) -> np.ndarray:
+    """a itself if laid out in the axis order ``layout``, else a copy that is."""
+    if _layout(a) == layout:
+        return a
+    out = np.empty([a.shape[axis] for axis in layout], a.dtype).transpose(np.argsort(layout))
+    out[...] = a
+    return out
+
+
 def _frame(x: np.ndarray, top: int, left: int, height: int, width: int, fill) -> np.ndarray:
     """x placed in a (height, width) frame with its [0, 0] at (top, left); fill elsewhere
     (x is cropped where it goes past the frame)."""
     if top == 0 and left == 0 and x.shape[-2:] == (height, width):
         return x
-    out = np.full(x.shape[:-2] + (height, width), fill, x.dtype)
+    out = _full(x.shape[:-2] + (height, width), fill, x.dtype, _layout(x))
     h, w = min(x.shape[-2], height - top), min(x.shape[-1], width - left)
     out[..., top:top + h, left:left + w] = x[..., :h, :w]
     return out
@@ -45,7 +68,7 @@ def _unframe(g: np.ndarray, top: int, left: int, height: int, width: int) -> np.
         return g
     h, w = min(height, g.shape[-2] - top), min(width, g.shape[-1] - left)
     if (h, w) == (height, width):
-        return np.ascontiguousarray(g[..., top:top + h, left:left + w])
+        return g[..., top:top + h, left:left + w].copy(order="K")
     out = np.zeros(g.shape[:-2] + (height, width), g.dtype)
     out[..., :h, :w] = g[..., top:top + h, left:left + w]
     return out
@@ -86,10 +109,10 @@ def _window_max(framed, kernel, stride, dilation, out_size, nan_aware: bool):
     best = arg = take = None
     for k, where in enumerate(_offsets(kernel, stride, dilation, out_size)):
         v = framed[where]
-        if best is None:
-            best = v.copy()
-            arg = np.zeros(v.shape, np.uint8 if kernel[0] * kernel[1] < 256 else np.int32)
-            take = np.empty(v.shape, np.bool_)
+        if best is None:  # all three in v's memory layout
+            best = v.copy(order="K")
+            arg = np.zeros_like(best, np.uint8 if kernel[0] * kernel[1] < 256 else np.int32)
+            take = np.empty_like(best, np.bool_)
             continue
         np.greater(v, best, out=take)
         if nan_aware:
@@ -107,7 +130,7 @@ class MaxPool2d(Function):
     ``indices``: a list that receives the int64 indices (PyTorch's second output).
     """
 
-    __slots__ = ("arg", "geometry", "in_shape")
+    __slots__ = ("arg", "geometry", "in_shape", "layout")
 
     def forward(self, x, kernel, stride, padding, dilation, ceil_mode, indices=None):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
@@ -120,7 +143,7 @@ class MaxPool2d(Function):
         best, arg = _window_max(framed, *geometry, nan_aware=False)
         if np.isnan(best).any():
             best, arg = _window_max(framed, *geometry, nan_aware=True)
-        self.arg, self.in_shape = arg, x.shape
+        self.arg, self.in_shape, self.layout = arg, x.shape, _layout(framed)
         self.geometry = (kernel, stride, padding, dilation, (oh, ow))
         if indices is not None:
             indices.append(self._index())
@@ -135,9 +158,28 @@ class MaxPool2d(Function):
         return base + shift.take(self.arg)
 
     def backward(self, g):
-        (kh, kw), (sh, sw), _, (dh, dw), _ = self.geometry
+        """Per kernel offset, the outputs whose max sat there pass their gradient back to
+        that offset's slice of the (framed) input, which keeps the input's layout."""
+        kernel, stride, (ph, pw), dilation, out_size = self.geometry
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
-        return _scatter_to_indices(g, self._index(), self.in_shape, overlap)
+        H, W = self.in_shape[-2:]
+        framed = _full(g.shape[:-2] + ((out_size[0] - 1) * sh + dh * (kh - 1) + 1,
+                                       (out_size[1] - 1) * sw + dw * (kw - 1) + 1),
+                       0, g.dtype, self.layout)
+        g = _in_layout(g, _layout(self.arg))  # e.g. back from a flatten in C order
+        hit = np.empty_like(self.arg, np.bool_)
+        # g * hit is several times faster than a masked copy, but not 0 where g is inf or NaN
+        finite = overlap or bool(np.isfinite(g).all())
+        for k, where in enumerate(_offsets(kernel, stride, dilation, out_size)):
+            np.equal(self.arg, k, out=hit)
+            if overlap:  # several windows may share an input: add
+                framed[where] += np.where(hit, g, g.dtype.type(0))
+            elif finite:  # each input is in one window at most: write
+                np.multiply(g, hit, out=framed[where])
+            else:
+                np.copyto(framed[where], g, where=hit)
+        return _unframe(framed, ph, pw, H, W)
 
 
 # -- average pooling ----------------------------------------------------------------------------
