@@ -89,21 +89,22 @@ def _col2im(rows, w, shape, pads, out_size, kernel, stride, dilation):
     """col2im(rows @ w3), the adjoint of ``_cols``: rows (G, N*L, Og) and weight (G*Og, Cg, *K)
     into an (N, G*Cg, *S) array.
 
-    One GEMM per kernel offset (a batched matmul) puts each offset's columns in a contiguous
-    block, so that each of the K scatter-adds reads memory in order.
+    One GEMM per kernel offset (a batched matmul over groups) writes that offset's columns to
+    one reused block, read in order by its scatter-add while it is still in cache.
     """
     groups, m, og = rows.shape
     n, c, *size = shape
     cg, nk = c // groups, math.prod(kernel)
-    wk = np.ascontiguousarray(w.reshape(groups, og, cg, nk).transpose(0, 3, 1, 2))
-    blocks = np.matmul(rows[:, None], wk, out=_scratch((groups, nk, m, cg), rows.dtype))
+    wk = np.ascontiguousarray(w.reshape(groups, og, cg, nk).transpose(3, 0, 1, 2))
+    block = _scratch((groups, m, cg), rows.dtype)
     padded = np.zeros((n, *(s + lo + hi for s, (lo, hi) in zip(size, pads)), groups, cg),
                       rows.dtype)
     for k, offset in enumerate(itertools.product(*map(range, kernel))):
         window = tuple(slice(o * d, o * d + s * (length - 1) + 1, s)
                        for o, d, s, length in zip(offset, dilation, stride, out_size))
+        np.matmul(rows, wk[k], out=block)
         padded[(slice(None), *window)] += np.moveaxis(
-            blocks[:, k].reshape(groups, n, *out_size, cg), 0, -2)
+            block.reshape(groups, n, *out_size, cg), 0, -2)
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, pads))
     return np.moveaxis(padded.reshape(n, *padded.shape[1:-2], c)[(slice(None), *crop)], -1, 1)
 
@@ -202,8 +203,11 @@ def _unrows(rows, n, out_size, bias):
     return np.moveaxis(r.reshape(n, *out_size, groups * og), -1, 1)
 
 
-def _sum_bias(g):
-    return g.sum(axis=(0, *range(2, g.ndim)))
+def _sum_bias(rows):
+    """The bias gradient from the output gradient as GEMM rows (G, N*L, Og): a product with a
+    vector of ones (a BLAS call) instead of a sum over strided axes."""
+    ones = np.ones(rows.shape[1], rows.dtype)
+    return (ones @ rows).reshape(-1)
 
 
 class ConvNd(Function):
@@ -244,7 +248,7 @@ class ConvNd(Function):
                 gx = _col2im(rows, self.w, self.x_shape, *self.geometry)
         if len(needs) == 2:
             return gx, gw
-        return gx, gw, (_sum_bias(g) if needs[2] else None)
+        return gx, gw, (_sum_bias(rows) if needs[2] else None)
 
     def release(self) -> None:
         if self.pooled and self.cols is not None:
@@ -282,7 +286,7 @@ class ConvTransposeNd(Function):
         gw = _unw3(self.rows.transpose(0, 2, 1) @ cols, self.w.shape) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
-        return gx, gw, (_sum_bias(g) if needs[2] else None)
+        return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)
 
 
 def conv_out_size(size, kernel, stride, padding, dilation) -> tuple:
