@@ -6,7 +6,7 @@ non-saturating BCE of D on the fakes labelled 1, D frozen, Adam). Batch 64 of 28
 the same architecture (DCGANGenerator / DCGANDiscriminator, torch twin written out below) and
 the same starting weights in both frameworks.
 
-    python benchmarks/dcgan_step.py [--ngf 32] [--ndf 32]
+    python benchmarks/dcgan_step.py [--ngf 32] [--ndf 32] [--threads 1] [--cpu-time]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from cnn_bench import compare_cpu, set_threads
 from harness import compare, report, try_import_torch
 
 BATCH, LATENT, STEPS = 64, 100, 3
@@ -105,12 +106,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--ngf", type=int, default=32)
     parser.add_argument("--ndf", type=int, default=32)
     parser.add_argument("--blocks", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="threads for both frameworks (1 is the "
+                        "fair choice on a machine busy with other jobs)")
+    parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time")
     args = parser.parse_args(argv)
     torch = try_import_torch()
+    set_threads(args.threads, torch)
     (g, d), twin = models(args.ngf, args.ndf, torch)
     dg_run = stepper(dg, g, d)
     torch_run = stepper(torch, *twin) if torch else None
-    dg_s, torch_s = compare(dg_run, torch_run, blocks=args.blocks, per_block=2)
+    if args.cpu_time:
+        dg_s, torch_s = compare_cpu(dg_run, torch_run, blocks=args.blocks)
+    else:
+        dg_s, torch_s = compare(dg_run, torch_run, blocks=args.blocks, per_block=2)
     dg_s, torch_s = dg_s / STEPS, (torch_s / STEPS if torch else None)
     title = (f"DCGAN iteration (D step + G step), ngf {args.ngf}, ndf {args.ndf}, batch "
              f"{BATCH}, 28x28")
