@@ -17,7 +17,9 @@ logs both losses, D's accuracy on real and on fake images (a balanced game keeps
 With ``ema_decay`` the trainer also keeps an exponential moving average of the generator's
 weights (``optim.swa_utils.AveragedModel``), updated after every generator step; samples come
 from it, as the averaged generator draws cleaner images than the last iterate (Yazici et al.
-2019, "The Unusual Effectiveness of Averaging in GAN Training").
+2019, "The Unusual Effectiveness of Averaging in GAN Training"). Averaged weights do not match
+averaged batch-norm statistics, so after each epoch the average's statistics are measured anew
+on its own outputs (``update_bn`` over noise batches; BigGAN's "standing statistics").
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 import deepgrad as dg
 from deepgrad import nn
 from deepgrad.autograd import no_grad
-from deepgrad.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from deepgrad.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from deepgrad.serialization import load, save
 from deepgrad.train.checkpoint import get_rng_state, set_rng_state
 
@@ -158,6 +160,7 @@ class GANTrainer:
             if steps == 0:
                 raise ValueError("GANTrainer.fit: the loader gave no batches")
             self.epoch += 1
+            self.refresh_average_statistics(real.shape[0])
             stats = {k: v / steps for k, v in sums.items()}
             stats["time_s"] = time.perf_counter() - started
             self._record(stats)
@@ -169,6 +172,12 @@ class GANTrainer:
             if checkpoint is not None:
                 self.save(checkpoint)
         return self.history
+
+    def refresh_average_statistics(self, batch_size: int = 64, batches: int = 20) -> None:
+        """Measure the batch-norm statistics of the generator average on its own samples
+        (nothing to do without an average)."""
+        if self.generator_ema is not None:
+            update_bn((self.noise(batch_size) for _ in range(batches)), self.generator_ema.module)
 
     def _record(self, stats: dict) -> None:
         self.history["epoch"].append(self.epoch)

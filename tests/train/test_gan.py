@@ -176,6 +176,15 @@ def test_generator_average_follows_the_generator_and_is_saved(tmp_path):
     assert int(again.generator_ema.n_averaged.item()) == 2
     for a, b in zip(ema.state_dict().values(), again.generator_ema.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # after an epoch the average's batch-norm statistics are its own: measured on 20 batches
+    trainer.fit(data, 1, log=None)
+    norm = ema.module.net[0]
+    assert int(norm.num_batches_tracked.item()) == 20
+    with dg.no_grad():
+        z = dg.randn(256, 8)
+        features = ema.module.project(z).reshape(256, -1, 7, 7).numpy()
+    np.testing.assert_allclose(norm.running_mean.numpy(), features.mean(axis=(0, 2, 3)),
+                               atol=0.05 * features.std())
 
 
 # -- scores --------------------------------------------------------------------------------------
