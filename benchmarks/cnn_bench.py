@@ -74,6 +74,8 @@ def add_options(parser) -> None:
                         "each one's own; 1 is the fair choice on a machine busy with other jobs)")
     parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time "
                         "(meaningful with --threads 1 on a shared machine)")
+    parser.add_argument("--saved-cols-mb", type=int, help="deepgrad's cap on the im2col "
+                        "matrices kept for backward (ops.conv.set_saved_cols_limit), in MiB")
 
 
 def data(batch: int, shape: tuple, classes: int = 10):
@@ -97,13 +99,16 @@ def stepper(lib, model, optimizer, x0, y0, steps: int):
     return run
 
 
-def peak_memory_mb(module: str, framework: str, steps: int) -> dict:
+def peak_memory_mb(module: str, framework: str, steps: int, saved_cols_mb=None) -> dict:
     """{"rss": MB above start, "traced": tracemalloc peak MB (deepgrad only)} during ``steps``
     steps of ``module.build(framework)`` in a fresh process."""
     code = f"""
 import sys, json, tracemalloc
 sys.path.insert(0, {json.dumps(sys.path[0])})
 import {module} as bench
+if {saved_cols_mb is not None}:
+    from deepgrad.ops.conv import set_saved_cols_limit
+    set_saved_cols_limit({saved_cols_mb or 0} << 20)
 run = bench.build({framework!r}, {steps})
 def kb(field):
     lines = open("/proc/self/status").read().splitlines()
@@ -151,13 +156,17 @@ def main(argv, description: str, title: str, module: str, build, steps: int) -> 
     args = parser.parse_args(argv)
     torch = try_import_torch()
     set_threads(args.threads, torch)
+    if args.saved_cols_mb is not None:
+        from deepgrad.ops.conv import set_saved_cols_limit
+
+        set_saved_cols_limit(args.saved_cols_mb << 20)
     dg_s, torch_s = timed(args, build("deepgrad"), build("torch") if torch else None)
     dg_s, torch_s = dg_s / steps, (torch_s / steps if torch else None)
     result = report(f"{title}: one training step", dg_s, torch_s, unit="step")
     print(f"  steps/s: deepgrad {1 / dg_s:.2f}" + (f", torch {1 / torch_s:.2f}; speed "
                                                    f"deepgrad/torch = {torch_s / dg_s:.2f}x"
                                                    if torch else ""))
-    mem = {"deepgrad": peak_memory_mb(module, "deepgrad", steps)}
+    mem = {"deepgrad": peak_memory_mb(module, "deepgrad", steps, args.saved_cols_mb)}
     if torch:
         mem["torch"] = peak_memory_mb(module, "torch", steps)
     print(f"  peak memory during {steps} steps: deepgrad {mem['deepgrad']['traced']:.0f} MB "

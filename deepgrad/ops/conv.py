@@ -19,6 +19,10 @@ the channels are adjacent in a channels-last image), a 1x1 convolution uses the 
 and the im2col matrices saved for backward come from a small pool (``_POOL``) and go back to it
 when the graph is freed, so a training step reuses the same memory instead of paging in fresh
 arrays of tens of MB.
+
+Memory: a k x k im2col matrix is k*k times the size of its image. Saved matrices are capped
+(``set_saved_cols_limit``, bytes held at once); a convolution past the cap saves its input
+instead and rebuilds the matrix in backward, trading one more im2col copy for that memory.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import weakref
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -175,6 +180,46 @@ class _BufferPool:
 _POOL = _BufferPool(1 << 30)  # 1 GiB: the im2col matrices of a ResNet-20 step at batch 128
 
 
+class _SavedCols:
+    """Bytes of im2col matrices currently saved for backward, against a limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+        self.lock = threading.Lock()
+
+    def reserve(self, nbytes: int) -> bool:
+        """Count nbytes as saved if they fit under the limit; ``track`` uncounts them later."""
+        with self.lock:
+            if self.held + nbytes > self.limit:
+                return False
+            self.held += nbytes
+        return True
+
+    def track(self, array) -> None:
+        """Uncount a reserved array when it is freed (however its graph ends)."""
+        weakref.finalize(array, self._free, array.nbytes)
+
+    def _free(self, nbytes: int) -> None:
+        with self.lock:
+            self.held -= nbytes
+
+
+_SAVED = _SavedCols(48 << 20)
+
+
+def set_saved_cols_limit(nbytes: int) -> None:
+    """Cap the im2col matrices kept from forward for backward at ``nbytes`` in all (default
+    48 MiB); convolutions beyond it keep their (k*k times smaller) input and redo the im2col
+    in backward. A larger cap trades memory for speed."""
+    if not isinstance(nbytes, int) or nbytes < 0:
+        raise ValueError(f"set_saved_cols_limit: nbytes must be an int >= 0, got {nbytes!r}")
+    _SAVED.limit = nbytes
+
+
+def get_saved_cols_limit() -> int:
+    return _SAVED.limit
+
+
 def _w3(w, groups):
     """Weight (O, Cg, *K) -> (G, Og, K*Cg), the GEMM operand in the order of ``_cols``."""
     o, cg = w.shape[:2]
@@ -216,25 +261,35 @@ class ConvNd(Function):
     Options (one entry per spatial dim): stride, padding as (lo, hi) pairs, dilation; groups.
     """
 
-    __slots__ = ("cols", "w", "x_shape", "geometry", "pooled")
+    __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled")
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kernel = w.shape[2:]
         out_size = conv_out_size(x.shape[2:], kernel, stride, padding, dilation)
         self.geometry = (padding, out_size, kernel, stride, dilation)
-        # the im2col matrix outlives forward only when a graph is recorded
-        self.pooled = _enabled[0] and not _is_pointwise(kernel, stride, groups)
+        self.groups, self.w, self.x_shape, self.x, self.cols = groups, w, x.shape, None, None
+        # the im2col matrix outlives forward when a graph is recorded and it fits the limit;
+        # past the limit the input is kept instead
+        nbytes = x.shape[0] * math.prod(out_size) * math.prod(kernel) * x.shape[1] * x.itemsize
+        self.pooled = (_enabled[0] and not _is_pointwise(kernel, stride, groups)
+                       and _SAVED.reserve(nbytes))
         cols = _cols(x, padding, out_size, kernel, stride, dilation, groups,
                      _POOL.take if self.pooled else _scratch)
-        self.cols, self.w, self.x_shape = cols, w, x.shape
+        if self.pooled:
+            _SAVED.track(cols)
+        if self.pooled or _is_pointwise(kernel, stride, groups):
+            self.cols = cols  # (a 1x1 convolution's is a view of x)
+        elif _enabled[0]:
+            self.x = x
         w3 = _w3(w, groups)
         return _unrows(np.matmul(cols, w3.transpose(0, 2, 1)), x.shape[0], out_size, b)
 
     def backward(self, g):
         needs = self.needs_input_grad
-        groups = self.cols.shape[0]
+        groups = self.groups
         rows = _rows(g, groups)
-        gw = _unw3(rows.transpose(0, 2, 1) @ self.cols, self.w.shape) if needs[1] else None
+        gw = _unw3(rows.transpose(0, 2, 1) @ self._saved_cols(), self.w.shape) \
+            if needs[1] else None
         gx = None
         if needs[0]:
             padding, out_size, kernel, stride, dilation = self.geometry
@@ -249,6 +304,14 @@ class ConvNd(Function):
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (_sum_bias(rows) if needs[2] else None)
+
+    def _saved_cols(self):
+        """The forward's im2col matrix: saved, or rebuilt from the saved input."""
+        if self.cols is not None:
+            return self.cols
+        padding, out_size, kernel, stride, dilation = self.geometry
+        return _cols(self.x, padding, out_size, kernel, stride, dilation, self.groups,
+                     _scratch)
 
     def release(self) -> None:
         if self.pooled and self.cols is not None:

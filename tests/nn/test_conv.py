@@ -223,6 +223,41 @@ def test_repeated_steps_reuse_buffers_exactly():
     assert_same(dg.tensor(grads[0][1]), tw.grad, 1e-4, 1e-4)
 
 
+@pytest.mark.parametrize("groups,stride", [(1, 1), (2, 2)])
+def test_saved_cols_limit_recomputes_the_same_gradients(groups, stride):
+    """Past the limit a convolution keeps its input and rebuilds the im2col matrix in
+    backward: the same gradients, and the bytes counted as saved go back to 0 whether the
+    graph is backpropagated or just dropped."""
+    from deepgrad.ops import conv as conv_ops
+
+    x = rand(2, 4, 9, 8)
+    w = rand(6, 4 // groups, 3, 3, seed=1)
+    g = rand(2, 6, *((9, 8) if stride == 1 else (5, 4)), seed=2)
+    limit = conv_ops.get_saved_cols_limit()
+    results = []
+    try:
+        for cap in (1 << 30, 0):
+            conv_ops.set_saved_cols_limit(cap)
+            tx, tw = dg.tensor(x, requires_grad=True), dg.tensor(w, requires_grad=True)
+            y = F.conv2d(tx, tw, padding=1, stride=stride, groups=groups)
+            assert (y.grad_fn.cols is None) == (cap == 0)
+            assert conv_ops._SAVED.held == (0 if cap == 0 else y.grad_fn.cols.nbytes)
+            y.backward(dg.tensor(g))
+            results.append((y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy()))
+            assert conv_ops._SAVED.held == 0
+        conv_ops.set_saved_cols_limit(1 << 30)
+        y = F.conv2d(dg.tensor(x, requires_grad=True), dg.tensor(w), padding=1, groups=groups)
+        assert conv_ops._SAVED.held > 0
+        del y  # a graph never backpropagated
+        assert conv_ops._SAVED.held == 0
+    finally:
+        conv_ops.set_saved_cols_limit(limit)
+    for kept, rebuilt in zip(*results):
+        np.testing.assert_array_equal(kept, rebuilt)
+    with pytest.raises(ValueError, match="set_saved_cols_limit"):
+        conv_ops.set_saved_cols_limit(-1)
+
+
 def test_buffer_pool_limits_and_ignores_foreign_arrays():
     from deepgrad.ops.conv import _BufferPool
 
