@@ -14,6 +14,7 @@ the best weights, scores the test set, draws the plots and writes the run folder
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Callable
@@ -56,6 +57,47 @@ class Recipe:
     plots: Callable[[Setup, dict, Path], list] | None = None
     run: Callable[[dict, Path], dict] | None = None
     predict_input: Callable[[Any], Any] | None = None  # a loaded array -> the model's input
+
+
+class EpochLog:
+    """``log.csv`` of a recipe that runs its own loop (``Recipe.run``): one row per epoch,
+    on disk as soon as it is written (an interrupted run keeps its rows), each with the seconds
+    since the log began. ``rows`` are the rows so far; ``rows`` given here (those of a run
+    being resumed) are written first. The columns are those of the first row."""
+
+    def __init__(self, path: str | Path, rows: list | None = None) -> None:
+        self.path, self.rows, self.started = Path(path), [], time.perf_counter()
+        self._keys: list | None = None
+        for row in rows or []:
+            self._append(dict(row))
+
+    def write(self, epoch: int, **values) -> dict:
+        """Log one epoch's values (numbers); returns the row."""
+        row = {"epoch": epoch, **values,
+               "elapsed_s": round(time.perf_counter() - self.started, 1)}
+        self._append(row)
+        return row
+
+    @property
+    def history(self) -> dict:
+        """Each logged name's values, epoch by epoch."""
+        return {key: [row.get(key) for row in self.rows] for key in self._keys or []
+                if key not in ("epoch", "elapsed_s")}
+
+    def _append(self, row: dict) -> None:
+        self.rows.append(row)
+        first = self._keys is None
+        if first:
+            self._keys = list(row)
+        with open(self.path, "w" if first else "a", newline="") as f:
+            writer = csv.writer(f)
+            if first:
+                writer.writerow(self._keys)
+            writer.writerow([_cell(row.get(key, "")) for key in self._keys])
+
+
+def _cell(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def resolve(recipe: Recipe, overrides: dict) -> dict:

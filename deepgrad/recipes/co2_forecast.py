@@ -13,9 +13,7 @@ with drift). Errors are in ppm.
 
 from __future__ import annotations
 
-import csv
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ import deepgrad as dg
 from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.datasets.timeseries import MaunaLoaCO2, forecast_windows
-from deepgrad.recipes.base import Recipe
+from deepgrad.recipes.base import EpochLog, Recipe
 
 DEFAULTS = dict(epochs=150, lr=3e-3, batch_size=32, window=24, horizon=1, hidden=32,
                 layers=1, cell="lstm", val_fraction=0.15, test_fraction=0.15, seed=0,
@@ -150,34 +148,27 @@ def _fit(model, parts: dict, scale: float, config: dict, out: Path, log) -> dict
     optimizer = dg.optim.Adam(model.parameters(), lr=config["lr"])
     schedule = dg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
     loss_fn = nn.MSELoss()
-    history = {"loss": [], "val_rmse": []}
-    best, started = math.inf, time.perf_counter()
-    with open(out / "log.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", "loss", "val_rmse_ppm", "elapsed_s"])
-        for epoch in range(1, config["epochs"] + 1):
-            model.train()
-            total = 0.0
-            for xb, yb in loader:
-                loss = loss_fn(model(xb), yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(xb)
-            schedule.step()
-            val = parts["val"]
-            val_rmse = errors(forecast(model, val["inputs"], scale), val["targets"])["rmse"]
-            history["loss"].append(total / len(x))
-            history["val_rmse"].append(val_rmse)
-            writer.writerow([epoch, f"{total / len(x):.5f}", f"{val_rmse:.4f}",
-                             f"{time.perf_counter() - started:.1f}"])
-            if val_rmse < best:
-                best = val_rmse
-                dg.save({"model": model.state_dict(), "epoch": epoch, "scale": scale},
-                        out / CHECKPOINT)
-            if epoch % 10 == 0 or epoch == config["epochs"]:
-                log(f"epoch {epoch}: loss {total / len(x):.4f}, val_rmse {val_rmse:.4f} ppm")
-    return history
+    epochs, best = EpochLog(out / "log.csv"), math.inf
+    for epoch in range(1, config["epochs"] + 1):
+        model.train()
+        total = 0.0
+        for xb, yb in loader:
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(xb)
+        schedule.step()
+        val = parts["val"]
+        val_rmse = errors(forecast(model, val["inputs"], scale), val["targets"])["rmse"]
+        epochs.write(epoch, loss=total / len(x), val_rmse=val_rmse)
+        if val_rmse < best:
+            best = val_rmse
+            dg.save({"model": model.state_dict(), "epoch": epoch, "scale": scale},
+                    out / CHECKPOINT)
+        if epoch % 10 == 0 or epoch == config["epochs"]:
+            log(f"epoch {epoch}: loss {total / len(x):.4f}, val_rmse {val_rmse:.4f} ppm")
+    return epochs.history
 
 
 def _plots(history, data, series, test, predicted, bounds, out: Path) -> list:

@@ -12,7 +12,6 @@ instead (the ``fashion-autoencoder`` recipe).
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from deepgrad.data.datasets import MNIST, FashionMNIST
 from deepgrad.models import ConvAutoencoder, DenoisingAutoencoder, DenseAutoencoder
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import from_numpy
-from deepgrad.recipes.base import Recipe
+from deepgrad.recipes.base import EpochLog, Recipe
 
 DEFAULTS = dict(epochs=10, lr=1e-3, batch_size=128, seed=0, model="dense", hidden=[512, 256],
                 code_size=32, loss="bce", denoising=False, noise_std=0.5, mask_prob=0.0,
@@ -104,8 +103,7 @@ def load_images(config: dict):
 def fit(model, optimizer, x: np.ndarray, loss_of, config: dict, evaluate, out: Path) -> dict:
     """Train on shuffled minibatches of x for config['epochs'] epochs; after each epoch log the
     mean training loss per batch and evaluate()'s scores to log.csv. Returns the history."""
-    history: dict = {"train_loss": []}
-    batch = config["batch_size"]
+    epochs, batch = EpochLog(out / "log.csv"), config["batch_size"]
     for epoch in range(1, config["epochs"] + 1):
         model.train()
         order = dg.backend.rng().permutation(len(x))
@@ -119,12 +117,10 @@ def fit(model, optimizer, x: np.ndarray, loss_of, config: dict, evaluate, out: P
             total += loss.item() * len(rows)
         model.eval()
         scores = {"train_loss": total / len(x), **evaluate()}
-        for key, value in scores.items():
-            history.setdefault(key, []).append(value)
+        epochs.write(epoch, **scores)
         print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.5g}" for k, v in scores.items()),
               flush=True)
-    _write_log(history, out / "log.csv")
-    return history
+    return epochs.history
 
 
 def reconstruction_mse(model, inputs: np.ndarray, targets: np.ndarray | None = None,
@@ -160,15 +156,6 @@ def psnr(mse: float) -> float:
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
     """Mean squared difference of two broadcastable arrays, accumulated in float64."""
     return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-
-
-def _write_log(history: dict, path: Path) -> None:
-    keys = list(history)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", *keys])
-        for i in range(len(history[keys[0]])):
-            writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
 
 
 def _plots(model, x_test: np.ndarray, noisy, history: dict, config: dict, out: Path) -> list:

@@ -27,7 +27,7 @@ from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.datasets import MNIST
 from deepgrad.models import DCGANDiscriminator, DCGANGenerator, MnistCNN, dcgan_init
-from deepgrad.recipes.base import Recipe
+from deepgrad.recipes.base import EpochLog, Recipe
 from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
@@ -132,10 +132,11 @@ def run(config: dict, out: Path) -> dict:
     trainer = GANTrainer(generator, discriminator, lr=config["lr"],
                          betas=(config["beta1"], 0.999), fixed_noise=64,
                          ema_decay=config["ema_decay"])
-    epoch_rows = []
+    earlier = None
     if config.get("resume"):  # go on from a run's gan.safetensors up to `epochs` in all
         trainer.load(config["resume"])
-        epoch_rows = [dict(row) for row in _read_csv(Path(config["resume"]).parent / "log.csv")]
+        earlier = _read_csv(Path(config["resume"]).parent / "log.csv")
+    epochs = EpochLog(out / "log.csv", earlier)
 
     def on_epoch_end(trainer, epoch, stats):
         from deepgrad import viz
@@ -144,10 +145,8 @@ def run(config: dict, out: Path) -> dict:
                             out / f"samples_epoch_{epoch:03d}.png", nrow=8, value_range=(-1, 1),
                             title=f"epoch {epoch}")
         s = score(trainer.sampler, config["n_score_epoch"], False, 1)
-        row = {"epoch": epoch, **{k: round(v, 5) for k, v in stats.items()},
-               "inception_score": s["inception_score"], "frechet_distance": s["frechet_distance"]}
-        epoch_rows.append(row)
-        _write_csv(out / "log.csv", epoch_rows)
+        epochs.write(epoch, **stats, inception_score=s["inception_score"],
+                     frechet_distance=s["frechet_distance"])
         print(f"epoch {epoch}: IS {s['inception_score']:.3f}, FD {s['frechet_distance']:.3f} "
               f"({config['n_score_epoch']} samples)", flush=True)
 
@@ -159,8 +158,8 @@ def run(config: dict, out: Path) -> dict:
     results["trained_generator"] = score(trainer.sampler, config["n_score"], False)
     results["trained_generator_batch_stats"] = score(trainer.sampler, config["n_score"], True)
     print(f"trained generator: {results['trained_generator']}")
-    results["epochs"] = epoch_rows
-    results["plots"] = _plots(trainer, epoch_rows, config, out)
+    results["epochs"] = epochs.rows
+    results["plots"] = _plots(trainer, epochs.rows, config, out)
     return results
 
 

@@ -15,7 +15,6 @@ character) over every character of the validation split. ``deepgrad generate RUN
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from deepgrad import nn
 from deepgrad.backend import generator
 from deepgrad.data.datasets import TinyShakespeare
 from deepgrad.models.char_rnn import CharLSTM
-from deepgrad.recipes.base import Recipe
+from deepgrad.recipes.base import EpochLog, Recipe
 from deepgrad.train.checkpoint import save_checkpoint
 
 DEFAULTS = dict(epochs=5, lr=3e-3, min_lr=1e-4, batch_size=64, seq_len=100, hidden=512, layers=1,
@@ -56,28 +55,21 @@ def run(config: dict, out: Path, log=print) -> dict:
     total = config["epochs"] * _chunks(len(train), config)
     schedule = dg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total,
                                                        eta_min=config["min_lr"])
-    history = {"loss": [], "val_loss": []}
-    best, best_epoch, started = math.inf, 0, time.perf_counter()
+    epochs, best, best_epoch = EpochLog(out / "log.csv"), math.inf, 0
     rng = generator(config["seed"])
-    with open(out / "log.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", "loss", "val_loss", "lr", "elapsed_s"])
-        for epoch in range(1, config["epochs"] + 1):
-            loss = _train_epoch(model, optimizer, schedule, train, config, rng, log, epoch)
-            val_loss = evaluate(model, val, config["val_streams"])
-            elapsed = time.perf_counter() - started
-            history["loss"].append(loss)
-            history["val_loss"].append(val_loss)
-            writer.writerow([epoch, f"{loss:.4f}", f"{val_loss:.4f}",
-                             f"{optimizer.param_groups[0]['lr']:.6f}", f"{elapsed:.1f}"])
-            f.flush()
-            if val_loss < best:
-                best, best_epoch = val_loss, epoch
-                save_checkpoint(out / CHECKPOINT, model, optimizer, epoch=epoch,
-                                extra={"itos": data.itos, "val_loss": val_loss})
-            log(f"epoch {epoch}: loss {loss:.4f}, val_loss {val_loss:.4f} "
-                f"({val_loss / math.log(2):.3f} bits/char), {elapsed:.0f} s"
-                + (" (best)" if best_epoch == epoch else ""))
+    for epoch in range(1, config["epochs"] + 1):
+        loss = _train_epoch(model, optimizer, schedule, train, config, rng, log, epoch)
+        val_loss = evaluate(model, val, config["val_streams"])
+        row = epochs.write(epoch, loss=loss, val_loss=val_loss,
+                           lr=optimizer.param_groups[0]["lr"])
+        if val_loss < best:
+            best, best_epoch = val_loss, epoch
+            save_checkpoint(out / CHECKPOINT, model, optimizer, epoch=epoch,
+                            extra={"itos": data.itos, "val_loss": val_loss})
+        log(f"epoch {epoch}: loss {loss:.4f}, val_loss {val_loss:.4f} "
+            f"({val_loss / math.log(2):.3f} bits/char), {row['elapsed_s']:.0f} s"
+            + (" (best)" if best_epoch == epoch else ""))
+    history = epochs.history
     model, itos = load_model(out)
     sample = data.decode(model.generate(data.encode("ROMEO:").array, 500, 0.8,
                                         generator(0)))

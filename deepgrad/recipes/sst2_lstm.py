@@ -13,7 +13,6 @@ of the training file. The dev accuracy of each epoch is logged for the learning 
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from deepgrad import nn
 from deepgrad.backend import generator
 from deepgrad.data.datasets.sst2 import SST2, Vocab, pad_sequences, tokenize
 from deepgrad.nn.utils import rnn as rnn_utils
-from deepgrad.recipes.base import Recipe
+from deepgrad.recipes.base import EpochLog, Recipe
 from deepgrad.tensor import Tensor
 
 DEFAULTS = dict(epochs=3, lr=2e-3, batch_size=64, embedding_dim=128, hidden=128,
@@ -109,31 +108,23 @@ def run(config: dict, out: Path, log=print) -> dict:
     model = SentimentLSTM(len(vocab), config["embedding_dim"], config["hidden"],
                           config["dropout"])
     optimizer = dg.optim.Adam(model.parameters(), lr=config["lr"])
-    history = {"loss": [], "accuracy": [], "val_accuracy": [], "dev_accuracy": []}
-    best, best_epoch, started = -1.0, 0, time.perf_counter()
+    epochs, best, best_epoch = EpochLog(out / "log.csv"), -1.0, 0
     log(f"vocabulary: {len(vocab)} words (min_freq {config['min_freq']}); "
         f"{len(train_ids)} training phrases, {len(val_ids)} held out, {len(dev_ids)} dev")
-    with open(out / "log.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", "loss", "accuracy", "val_accuracy", "dev_accuracy",
-                         "elapsed_s"])
-        for epoch in range(1, config["epochs"] + 1):
-            loss, acc = _train_epoch(model, optimizer, train_ids, train_y, config, rng, log)
-            val_acc = accuracy(model, val_ids, val_y)
-            dev_acc = accuracy(model, dev_ids, dev.labels)
-            elapsed = time.perf_counter() - started
-            for key, value in zip(history, (loss, acc, val_acc, dev_acc)):
-                history[key].append(value)
-            writer.writerow([epoch, f"{loss:.4f}", f"{acc:.4f}", f"{val_acc:.4f}",
-                             f"{dev_acc:.4f}", f"{elapsed:.1f}"])
-            f.flush()
-            if val_acc > best:
-                best, best_epoch = val_acc, epoch
-                dg.save({"model": model.state_dict(), "epoch": epoch, "itos": vocab.itos},
-                        out / CHECKPOINT)
-            log(f"epoch {epoch}: loss {loss:.4f}, accuracy {acc:.4f}, held-out {val_acc:.4f},"
-                f" dev {dev_acc:.4f}, {elapsed:.0f} s" + (" (best)" if best_epoch == epoch
-                                                           else ""))
+    for epoch in range(1, config["epochs"] + 1):
+        loss, acc = _train_epoch(model, optimizer, train_ids, train_y, config, rng, log)
+        val_acc = accuracy(model, val_ids, val_y)
+        dev_acc = accuracy(model, dev_ids, dev.labels)
+        row = epochs.write(epoch, loss=loss, accuracy=acc, val_accuracy=val_acc,
+                           dev_accuracy=dev_acc)
+        if val_acc > best:
+            best, best_epoch = val_acc, epoch
+            dg.save({"model": model.state_dict(), "epoch": epoch, "itos": vocab.itos},
+                    out / CHECKPOINT)
+        log(f"epoch {epoch}: loss {loss:.4f}, accuracy {acc:.4f}, held-out {val_acc:.4f},"
+            f" dev {dev_acc:.4f}, {row['elapsed_s']:.0f} s"
+            + (" (best)" if best_epoch == epoch else ""))
+    history = epochs.history
     model.load_state_dict(dg.load(out / CHECKPOINT)["model"])
     dev_acc = accuracy(model, dev_ids, dev.labels)
     log(f"dev accuracy of the checkpoint chosen on held-out phrases (epoch {best_epoch}): "

@@ -58,7 +58,7 @@ def test_vae_recipe_with_a_2d_latent(tmp_path, datasets_root):
                  "vae_latent2d.png"):
         assert (tmp_path / name).is_file(), name
     rows = (tmp_path / "log.csv").read_text().splitlines()
-    assert rows[0] == "epoch,train_loss,test_neg_elbo,test_bce,test_kl" and len(rows) == 2
+    assert rows[0] == "epoch,train_loss,test_neg_elbo,test_bce,test_kl,elapsed_s" and len(rows) == 2
 
 
 @pytest.mark.parametrize("setting, message", [(dict(model="rnn"), "model must be 'dense' or"),
