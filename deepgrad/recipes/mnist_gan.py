@@ -10,7 +10,9 @@ are given for the test images themselves (the top of the scale), the untrained g
 bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
 interpolation, loss/accuracy curves and the scores.
 
-Settings beyond the usual: ``classifier`` (a cached classifier.safetensors to reuse),
+Settings beyond the usual: ``lr_decay_from`` (an epoch after which both learning rates fall
+linearly, epoch by epoch, toward 0 at the last epoch), ``classifier`` (a cached
+classifier.safetensors to reuse),
 ``resume`` (a run's gan.safetensors to go on from, up to ``epochs`` in all), ``n_train`` /
 ``n_test`` / ``max_steps`` (subsets and short epochs, for quick checks).
 """
@@ -32,7 +34,8 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=8, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=32, ndf=32,
-                ema_decay=0.999, seed=0, n_score=10000, n_score_epoch=2000, classifier_epochs=3,
+                ema_decay=0.999, lr_decay_from=None, seed=0, n_score=10000, n_score_epoch=2000,
+                classifier_epochs=3,
                 classifier=None, resume=None, n_train=None, n_test=None, max_steps=None,
                 data_dir=None)
 FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
@@ -135,6 +138,7 @@ def run(config: dict, out: Path) -> dict:
     earlier = None
     if config.get("resume"):  # go on from a run's gan.safetensors up to `epochs` in all
         trainer.load(config["resume"])
+        _decay_lr(trainer, trainer.epoch, config)  # the rate of the next epoch
         earlier = _read_csv(Path(config["resume"]).parent / "log.csv")
     epochs = EpochLog(out / "log.csv", earlier)
 
@@ -146,7 +150,9 @@ def run(config: dict, out: Path) -> dict:
                             title=f"epoch {epoch}")
         s = score(trainer.sampler, config["n_score_epoch"], False, 1)
         epochs.write(epoch, **stats, inception_score=s["inception_score"],
-                     frechet_distance=s["frechet_distance"])
+                     frechet_distance=s["frechet_distance"],
+                     lr=trainer.g_optimizer.param_groups[0]["lr"])
+        _decay_lr(trainer, epoch, config)
         print(f"epoch {epoch}: IS {s['inception_score']:.3f}, FD {s['frechet_distance']:.3f} "
               f"({config['n_score_epoch']} samples)", flush=True)
 
@@ -161,6 +167,18 @@ def run(config: dict, out: Path) -> dict:
     results["epochs"] = epochs.rows
     results["plots"] = _plots(trainer, epochs.rows, config, out)
     return results
+
+
+def _decay_lr(trainer: GANTrainer, epoch: int, config: dict) -> None:
+    """From epoch lr_decay_from on, the next epoch's rate is lr * (epochs - epoch) /
+    (epochs - lr_decay_from + 1): a linear fall toward 0 over the last epochs."""
+    start, last = config["lr_decay_from"], config["epochs"]
+    if start is None or epoch < start:
+        return
+    lr = config["lr"] * max(last - epoch, 0) / (last - start + 1)
+    for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
 
 def _score_real(classifier, x, x_test, ref, config: dict) -> dict:

@@ -7,6 +7,7 @@ import pytest
 
 from deepgrad.recipes import all_recipes, get, run_recipe
 
+TINY_LR = 2e-4  # the recipe's default
 TINY = dict(epochs=2, batch_size=16, ngf=4, ndf=4, latent_dim=8, classifier_epochs=0,
             n_train=256, n_test=300, n_score=200, n_score_epoch=100, max_steps=3)
 
@@ -33,8 +34,11 @@ def test_mnist_gan_recipe_writes_run_folder(datasets_root, tmp_path, capsys):
     capsys.readouterr()
     again = run_recipe(get("mnist-gan"), dict(TINY, epochs=3, data_dir=str(datasets_root),
                                                classifier=str(out / "classifier.safetensors"),
-                                               resume=str(out / "gan.safetensors")),
+                                               resume=str(out / "gan.safetensors"),
+                                               lr_decay_from=1),
                        tmp_path / "again")
+    # the learning rate falls linearly after epoch 1: 2/3 of it would have been epoch 2's
+    assert again["epochs"][-1]["lr"] == pytest.approx(TINY_LR / 3)
     assert "classifier: loaded" in capsys.readouterr().out
     assert [row["epoch"] for row in again["epochs"]] == [1, 2, 3]
     assert sorted(p.name for p in (tmp_path / "again").glob("samples_epoch_*")) == [
