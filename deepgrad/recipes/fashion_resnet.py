@@ -19,7 +19,7 @@ from deepgrad.recipes.images import plots as mnist_plots
 from deepgrad.recipes.mnist_cnn import conv_plots
 from deepgrad.train.callbacks import LRSchedulerCallback
 
-DEFAULTS = dict(epochs=10, lr=0.1, batch_size=128, momentum=0.9, weight_decay=5e-4,
+DEFAULTS = dict(epochs=15, lr=0.1, batch_size=128, momentum=0.9, weight_decay=5e-4,
                 label_smoothing=0.0, shift=2, flip=True, seed=0, n_val=5000, data_dir=None)
 INPUT_SHAPE = (1, 28, 28)
 # shorter than FashionMNIST.classes, so that "predicted/true" titles fit over the images
