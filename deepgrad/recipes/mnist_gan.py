@@ -33,8 +33,8 @@ from deepgrad.recipes.base import EpochLog, Recipe
 from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
-DEFAULTS = dict(epochs=8, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=32, ndf=32,
-                ema_decay=0.999, lr_decay_from=None, seed=0, n_score=10000, n_score_epoch=2000,
+DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
+                ema_decay=0.999, lr_decay_from=12, seed=0, n_score=10000, n_score_epoch=2000,
                 classifier_epochs=3,
                 classifier=None, resume=None, n_train=None, n_test=None, max_steps=None,
                 data_dir=None)
