@@ -10,7 +10,8 @@ are given for the test images themselves (the top of the scale), the untrained g
 bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
 interpolation, loss/accuracy curves and the scores.
 
-Settings beyond the usual: ``lr_decay_from`` (an epoch after which both learning rates fall
+Settings beyond the usual: ``real_label`` (the discriminator's target for real images; 0.9 is
+one-sided label smoothing), ``lr_decay_from`` (an epoch after which both learning rates fall
 linearly, epoch by epoch, toward 0 at the last epoch), ``classifier`` (a cached
 classifier.safetensors to reuse),
 ``resume`` (a run's gan.safetensors to go on from, up to ``epochs`` in all), ``n_train`` /
@@ -34,10 +35,9 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
-                ema_decay=0.999, lr_decay_from=12, seed=0, n_score=10000, n_score_epoch=2000,
-                classifier_epochs=3,
-                classifier=None, resume=None, n_train=None, n_test=None, max_steps=None,
-                data_dir=None)
+                ema_decay=0.999, lr_decay_from=12, real_label=1.0, seed=0, n_score=10000,
+                n_score_epoch=2000, classifier_epochs=3, classifier=None, resume=None,
+                n_train=None, n_test=None, max_steps=None, data_dir=None)
 FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
 
@@ -134,7 +134,7 @@ def run(config: dict, out: Path) -> dict:
                         drop_last=True)
     trainer = GANTrainer(generator, discriminator, lr=config["lr"],
                          betas=(config["beta1"], 0.999), fixed_noise=64,
-                         ema_decay=config["ema_decay"])
+                         ema_decay=config["ema_decay"], real_label=config["real_label"])
     earlier = None
     if config.get("resume"):  # go on from a run's gan.safetensors up to `epochs` in all
         trainer.load(config["resume"])

@@ -50,13 +50,15 @@ class GANTrainer:
     Optimizers default to DCGAN's Adam(lr, betas). ``fixed_noise`` (a count or a tensor) is a
     noise batch kept for the whole run, so that progress images of different epochs show the
     same latent points. ``ema_decay`` (say 0.999) keeps ``generator_ema``, the moving average
-    of the generator that ``sample`` then draws from.
+    of the generator that ``sample`` then draws from. ``real_label`` below 1 (say 0.9) is
+    one-sided label smoothing (Salimans et al. 2016): the discriminator's target for real
+    images, which keeps it from growing overconfident; the generator's target stays 1.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module,
                  latent_dim: int | None = None, lr: float = 2e-4, betas: tuple = (0.5, 0.999),
                  g_optimizer=None, d_optimizer=None, fixed_noise=64,
-                 ema_decay: float | None = None) -> None:
+                 ema_decay: float | None = None, real_label: float = 1.0) -> None:
         self.generator, self.discriminator = generator, discriminator
         self.generator_ema = None if ema_decay is None else AveragedModel(
             generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
@@ -69,6 +71,9 @@ class GANTrainer:
         self.d_optimizer = d_optimizer or dg.optim.Adam(discriminator.parameters(), lr=lr,
                                                         betas=betas)
         self.loss_fn = nn.BCEWithLogitsLoss()
+        if not 0.0 < real_label <= 1.0:
+            raise ValueError(f"GANTrainer: real_label must be in (0, 1], got {real_label!r}")
+        self.real_label = real_label
         self.fixed_noise = (self.noise(fixed_noise) if isinstance(fixed_noise, int)
                             else dg.tensor(fixed_noise, dtype=dg.float32))
         self.epoch = 0
@@ -86,7 +91,7 @@ class GANTrainer:
         self.d_optimizer.zero_grad()
         logits_real = d(real)
         logits_fake = d(fake.detach())
-        loss_real = self.loss_fn(logits_real, dg.ones(real.shape[0]))
+        loss_real = self.loss_fn(logits_real, dg.full((real.shape[0],), self.real_label))
         loss_fake = self.loss_fn(logits_fake, dg.zeros(fake.shape[0]))
         loss = loss_real + loss_fake
         loss.backward()

@@ -66,6 +66,21 @@ def test_discriminator_step_leaves_generator_alone():
     assert stats["d_fake_acc"] == pytest.approx((logits_fake < 0).mean())
 
 
+def test_one_sided_label_smoothing_targets_real_images_only():
+    g, d = small_gan()
+    trainer = GANTrainer(g, d, real_label=0.9)
+    real = dg.rand(8, 1, 28, 28) * 2 - 1
+    fake = g(trainer.noise(8))
+    logits_real, logits_fake = d(real).detach().numpy(), d(fake).detach().numpy()
+    stats = trainer.d_step(real, fake)
+    # BCE against 0.9: 0.9 * softplus(-l) + 0.1 * softplus(l); fakes keep target 0
+    expected = (0.9 * softplus(-logits_real) + 0.1 * softplus(logits_real)).mean() \
+        + softplus(logits_fake).mean()
+    assert stats["loss_d"] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="real_label"):
+        GANTrainer(g, d, real_label=0.0)
+
+
 def test_generator_step_leaves_discriminator_alone():
     g, d = small_gan()
     trainer = GANTrainer(g, d)
