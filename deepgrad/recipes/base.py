@@ -96,6 +96,22 @@ class EpochLog:
             writer.writerow([_cell(row.get(key, "")) for key in self._keys])
 
 
+def learning_curves(history: dict, out: Path) -> list:
+    """Draw ``history`` (name -> per-epoch values) to out/learning_curves.png and return
+    [that path]; [] where the plotting extra (matplotlib) is missing."""
+    try:
+        from deepgrad import viz
+    except ImportError:
+        return []
+    path = out / "learning_curves.png"
+    try:
+        viz.plot_learning_curves(history, path=path)
+    except ImportError as e:  # matplotlib is optional
+        print(f"no plots: {e}")
+        return []
+    return [path]
+
+
 def _cell(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 

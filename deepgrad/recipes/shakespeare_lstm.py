@@ -26,7 +26,7 @@ from deepgrad import nn
 from deepgrad.backend import generator
 from deepgrad.data.datasets import TinyShakespeare
 from deepgrad.models.char_rnn import CharLSTM
-from deepgrad.recipes.base import EpochLog, Recipe
+from deepgrad.recipes.base import EpochLog, Recipe, learning_curves
 from deepgrad.train.checkpoint import save_checkpoint
 
 DEFAULTS = dict(epochs=5, lr=3e-3, min_lr=1e-4, batch_size=64, seq_len=100, hidden=512, layers=1,
@@ -79,7 +79,7 @@ def run(config: dict, out: Path, log=print) -> dict:
             "final_train_loss": round(history["loss"][-1], 4), "epochs_run": config["epochs"],
             "train_chars": len(train), "val_chars": len(val),
             "parameters": sum(p.numel() for p in model.parameters()),
-            "plots": _plots(history, out)}
+            "plots": learning_curves(history, out)}
 
 
 def _limit(ids: np.ndarray, n) -> np.ndarray:
@@ -183,20 +183,6 @@ def generate_text(folder: str | Path, prompt: str, length: int, temperature: flo
     ids = model.generate(np.array([stoi[ch] for ch in prompt], np.int64), length, temperature,
                          generator(seed))
     return prompt + "".join(itos[i] for i in ids)
-
-
-def _plots(history: dict, out: Path) -> list:
-    try:
-        from deepgrad import viz
-    except ImportError:
-        return []
-    path = out / "learning_curves.png"
-    try:
-        viz.plot_learning_curves(history, path=path)
-    except ImportError as e:  # matplotlib is optional
-        print(f"no plots: {e}")
-        return []
-    return [path]
 
 
 recipe = Recipe(name="shakespeare-lstm", description=__doc__.strip().splitlines()[0],

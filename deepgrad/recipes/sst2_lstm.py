@@ -23,7 +23,7 @@ from deepgrad import nn
 from deepgrad.backend import generator
 from deepgrad.data.datasets.sst2 import SST2, Vocab, pad_sequences, tokenize
 from deepgrad.nn.utils import rnn as rnn_utils
-from deepgrad.recipes.base import EpochLog, Recipe
+from deepgrad.recipes.base import EpochLog, Recipe, learning_curves
 from deepgrad.tensor import Tensor
 
 DEFAULTS = dict(epochs=3, lr=2e-3, batch_size=64, embedding_dim=128, hidden=128,
@@ -132,7 +132,8 @@ def run(config: dict, out: Path, log=print) -> dict:
     return {"dev_accuracy": round(dev_acc, 4), "best_val_accuracy": round(best, 4),
             "best_epoch": best_epoch, "vocab_size": len(vocab), "n_train": len(train_ids),
             "parameters": sum(p.numel() for p in model.parameters()),
-            "plots": _plots(history, out)}
+            "plots": learning_curves(
+                {k: v for k, v in history.items() if k != "dev_accuracy"}, out)}
 
 
 def _train_epoch(model, optimizer, ids, labels, config, rng, log) -> tuple[float, float]:
@@ -153,21 +154,6 @@ def _train_epoch(model, optimizer, ids, labels, config, rng, log) -> tuple[float
                 f"({200 / (time.perf_counter() - tick):.1f} steps/s)")
             tick = time.perf_counter()
     return total / seen, correct / seen
-
-
-def _plots(history: dict, out: Path) -> list:
-    try:
-        from deepgrad import viz
-    except ImportError:
-        return []
-    path = out / "learning_curves.png"
-    try:
-        viz.plot_learning_curves({k: v for k, v in history.items() if k != "dev_accuracy"},
-                                 path=path)
-    except ImportError as e:  # matplotlib is optional
-        print(f"no plots: {e}")
-        return []
-    return [path]
 
 
 recipe = Recipe(name="sst2-lstm", description=__doc__.strip().splitlines()[0],
