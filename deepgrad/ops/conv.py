@@ -271,13 +271,13 @@ class ConvNd(Function):
         # the im2col matrix outlives forward when a graph is recorded and it fits the limit;
         # past the limit the input is kept instead
         nbytes = x.shape[0] * math.prod(out_size) * math.prod(kernel) * x.shape[1] * x.itemsize
-        self.pooled = (_enabled[0] and not _is_pointwise(kernel, stride, groups)
-                       and _SAVED.reserve(nbytes))
+        pointwise = _is_pointwise(kernel, stride, groups)
+        self.pooled = _enabled[0] and not pointwise and _SAVED.reserve(nbytes)
         cols = _cols(x, padding, out_size, kernel, stride, dilation, groups,
                      _POOL.take if self.pooled else _scratch)
         if self.pooled:
             _SAVED.track(cols)
-        if self.pooled or _is_pointwise(kernel, stride, groups):
+        if self.pooled or pointwise:
             self.cols = cols  # (a 1x1 convolution's is a view of x)
         elif _enabled[0]:
             self.x = x
