@@ -25,27 +25,46 @@ def _check_width(value, name: str, model: str) -> None:
         raise ValueError(f"{model}: {name} must be a positive int, got {value!r}")
 
 
+def _check_depth(value, model: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{model}: extra_layers must be a non-negative int, got {value!r}")
+
+
+def _extra_layers(n: int, width: int, activation) -> list:
+    """n 3x3 stride-1 convolutions that keep the width and size, each with batch norm."""
+    layers = []
+    for _ in range(n):
+        layers += [nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+                   activation()]
+    return layers
+
+
 class DCGANGenerator(nn.Module):
     """The DCGAN generator (Radford et al. 2015) for 28x28 images: noise z -> image in [-1, 1].
 
     Linear(latent_dim, ngf*2*7*7) reshaped to (ngf*2, 7, 7) - BatchNorm2d - ReLU -
     ConvTranspose2d(ngf*2, ngf, 4, stride 2, padding 1) [14x14] - BatchNorm2d - ReLU -
+    [extra_layers x (Conv2d(ngf, ngf, 3, padding 1) - BatchNorm2d - ReLU)] -
     ConvTranspose2d(ngf, channels, 4, stride 2, padding 1) [28x28] - Tanh.
 
-    The projection is a linear layer (the paper's "project and reshape"); it and the first
+    ``extra_layers`` adds depth at 14x14 without changing the output size, as the
+    ``n_extra_layers`` option of Arjovsky et al.'s (2017) DCGAN code does. The projection is a linear layer (the paper's "project and reshape"); it and the first
     transposed convolution have no bias because the batch norm after them removes it. Takes z of
     shape (N, latent_dim) (or (N, latent_dim, 1, 1)); returns (N, channels, 28, 28).
     """
 
-    def __init__(self, latent_dim: int = 100, ngf: int = 64, channels: int = 1) -> None:
+    def __init__(self, latent_dim: int = 100, ngf: int = 64, channels: int = 1,
+                 extra_layers: int = 0) -> None:
         super().__init__()
         for name, value in (("latent_dim", latent_dim), ("ngf", ngf), ("channels", channels)):
             _check_width(value, name, "DCGANGenerator")
+        _check_depth(extra_layers, "DCGANGenerator")
         self.latent_dim, self.ngf, self.channels = latent_dim, ngf, channels
         self.project = nn.Linear(latent_dim, ngf * 2 * 7 * 7, bias=False)
         self.net = nn.Sequential(
             nn.BatchNorm2d(ngf * 2), nn.ReLU(),
             nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            *_extra_layers(extra_layers, ngf, nn.ReLU),
             nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh(),
         )
 
@@ -63,6 +82,7 @@ class DCGANDiscriminator(nn.Module):
     """The DCGAN discriminator (Radford et al. 2015) for 28x28 images: image -> one logit.
 
     Conv2d(channels, ndf, 4, stride 2, padding 1) [14x14] - LeakyReLU(0.2) -
+    [extra_layers x (Conv2d(ndf, ndf, 3, padding 1) - BatchNorm2d - LeakyReLU(0.2))] -
     Conv2d(ndf, ndf*2, 4, stride 2, padding 1) [7x7] - BatchNorm2d - LeakyReLU(0.2) -
     Conv2d(ndf*2, 1, 7) [1x1].
 
@@ -71,13 +91,15 @@ class DCGANDiscriminator(nn.Module):
     2014's D(x) is their sigmoid; the losses take logits for numerical stability).
     """
 
-    def __init__(self, ndf: int = 64, channels: int = 1) -> None:
+    def __init__(self, ndf: int = 64, channels: int = 1, extra_layers: int = 0) -> None:
         super().__init__()
         for name, value in (("ndf", ndf), ("channels", channels)):
             _check_width(value, name, "DCGANDiscriminator")
+        _check_depth(extra_layers, "DCGANDiscriminator")
         self.ndf, self.channels = ndf, channels
         self.net = nn.Sequential(
             nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
+            *_extra_layers(extra_layers, ndf, lambda: nn.LeakyReLU(0.2)),
             nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
             nn.LeakyReLU(0.2),
             nn.Conv2d(ndf * 2, 1, 7),

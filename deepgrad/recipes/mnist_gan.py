@@ -35,7 +35,7 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
-                ema_decay=0.999, lr_decay_from=12, real_label=1.0, seed=0, n_score=10000,
+                g_extra_layers=0, d_extra_layers=0, ema_decay=0.999, lr_decay_from=12, real_label=1.0, seed=0, n_score=10000,
                 n_score_epoch=2000, classifier_epochs=3, classifier=None, resume=None,
                 n_train=None, n_test=None, max_steps=None, data_dir=None)
 FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
@@ -43,7 +43,8 @@ FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
 def build_model(config: dict):
     """The generator alone (what a finished run samples from)."""
-    return DCGANGenerator(config["latent_dim"], config["ngf"])
+    return DCGANGenerator(config["latent_dim"], config["ngf"],
+                          extra_layers=config.get("g_extra_layers", 0))
 
 
 def load_pixels(config: dict, train: bool, limit: int | None = None):
@@ -120,7 +121,8 @@ def run(config: dict, out: Path) -> dict:
     results["real_test"] = _score_real(classifier, x, x_test, ref, config)
 
     generator = build_model(config)
-    discriminator = DCGANDiscriminator(config["ndf"])
+    discriminator = DCGANDiscriminator(config["ndf"],
+                                       extra_layers=config.get("d_extra_layers", 0))
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
     results["params"] = {"generator": _count(generator), "discriminator": _count(discriminator)}

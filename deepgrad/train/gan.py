@@ -78,7 +78,7 @@ class GANTrainer:
                             else dg.tensor(fixed_noise, dtype=dg.float32))
         self.epoch = 0
         self.history: dict[str, list] = {k: [] for k in ("epoch", *STATS, "time_s")}
-        self.steps: dict[str, list] = {k: [] for k in STATS}  # per iteration, not saved
+        self.steps: dict[str, list] = {k: [] for k in STATS}  # per iteration
 
     def noise(self, n: int) -> dg.Tensor:
         """n latent vectors z ~ N(0, I), shape (n, latent_dim)."""
@@ -209,14 +209,15 @@ class GANTrainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write both nets, both optimizers, the fixed noise, the history and the RNG state to
-        ``path`` atomically (``deepgrad.save``)."""
+        """Write both nets, both optimizers, the fixed noise, the epoch and iteration statistics
+        and the RNG state to ``path`` atomically (``deepgrad.save``)."""
         save({"kind": _KIND, "epoch": self.epoch,
               "generator": self.generator.state_dict(),
               "discriminator": self.discriminator.state_dict(),
               "g_optimizer": self.g_optimizer.state_dict(),
               "d_optimizer": self.d_optimizer.state_dict(),
               "fixed_noise": self.fixed_noise, "history": self.history,
+              "steps": {k: np.asarray(v, dtype=np.float64) for k, v in self.steps.items()},
               "rng": get_rng_state(),
               **({} if self.generator_ema is None
                  else {"generator_ema": self.generator_ema.state_dict()})}, path)
@@ -237,9 +238,16 @@ class GANTrainer:
                 self.generator_ema.n_averaged.array[...] = 0
         self.fixed_noise = ckpt["fixed_noise"]
         self.history = {k: list(v) for k, v in ckpt["history"].items()}
+        if "steps" in ckpt:  # checkpoints before per-iteration statistics were kept lack them
+            self.steps = {k: _floats(v) for k, v in ckpt["steps"].items()}
         self.epoch = int(ckpt["epoch"])
         set_rng_state(ckpt["rng"])
         return ckpt
+
+
+def _floats(values) -> list:
+    array = values.numpy() if isinstance(values, dg.Tensor) else np.asarray(values)
+    return array.tolist()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

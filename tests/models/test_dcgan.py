@@ -34,6 +34,10 @@ def test_bad_inputs_name_the_model_and_shapes():
         DCGANGenerator(16, 0)
     with pytest.raises(ValueError, match="DCGANDiscriminator: ndf must be a positive int"):
         DCGANDiscriminator(2.5)
+    with pytest.raises(ValueError, match="DCGANGenerator: extra_layers must be a non-negative"):
+        DCGANGenerator(16, 8, extra_layers=-1)
+    with pytest.raises(ValueError, match="DCGANDiscriminator: extra_layers.*'2'"):
+        DCGANDiscriminator(8, extra_layers="2")
 
 
 def test_dcgan_init_statistics():
@@ -53,9 +57,13 @@ def test_dcgan_init_statistics():
 
 
 # -- the same networks in torch.nn --------------------------------------------------------------
-def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1):
+def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0):
     """DCGAN's generator and discriminator written in torch.nn with deepgrad's module names."""
     tnn = torch.nn
+
+    def extra_layers(width, activation):
+        return [m for _ in range(extra) for m in (
+            tnn.Conv2d(width, width, 3, 1, 1, bias=False), tnn.BatchNorm2d(width), activation())]
 
     class G(tnn.Module):
         def __init__(self):
@@ -65,7 +73,8 @@ def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1):
             self.net = tnn.Sequential(
                 tnn.BatchNorm2d(ngf * 2), tnn.ReLU(),
                 tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf),
-                tnn.ReLU(), tnn.ConvTranspose2d(ngf, channels, 4, 2, 1), tnn.Tanh())
+                tnn.ReLU(), *extra_layers(ngf, tnn.ReLU),
+                tnn.ConvTranspose2d(ngf, channels, 4, 2, 1), tnn.Tanh())
 
         def forward(self, z):
             return self.net(self.project(z).reshape(z.shape[0], self.ngf * 2, 7, 7))
@@ -75,6 +84,7 @@ def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1):
             super().__init__()
             self.net = tnn.Sequential(
                 tnn.Conv2d(channels, ndf, 4, 2, 1), tnn.LeakyReLU(0.2),
+                *extra_layers(ndf, lambda: tnn.LeakyReLU(0.2)),
                 tnn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ndf * 2),
                 tnn.LeakyReLU(0.2), tnn.Conv2d(ndf * 2, 1, 7))
 
@@ -90,11 +100,12 @@ def copy_into_torch(torch, model, twin):
     twin.load_state_dict(state)
 
 
-@pytest.mark.parametrize("ngf,ndf", [(64, 64), (32, 16)])
-def test_matches_torch_architecture(ngf, ndf):
+@pytest.mark.parametrize("ngf,ndf,extra", [(64, 64, 0), (32, 16, 0), (16, 8, 2)])
+def test_matches_torch_architecture(ngf, ndf, extra):
     torch = pytest.importorskip("torch")
-    g, d = DCGANGenerator(100, ngf), DCGANDiscriminator(ndf)
-    tg, td = torch_dcgan(torch, 100, ngf, ndf)
+    g = DCGANGenerator(100, ngf, extra_layers=extra)
+    d = DCGANDiscriminator(ndf, extra_layers=extra)
+    tg, td = torch_dcgan(torch, 100, ngf, ndf, extra=extra)
     for ours, theirs in ((g, tg), (d, td)):
         assert sum(p.numel() for p in ours.parameters()) == sum(
             p.numel() for p in theirs.parameters())
@@ -105,12 +116,13 @@ def test_matches_torch_architecture(ngf, ndf):
         assert sum(p.numel() for p in g.parameters()) == 627200 + 256 + 131072 + 128 + 1025
 
 
-def test_forward_matches_torch_with_shared_weights():
+@pytest.mark.parametrize("extra", [0, 1])
+def test_forward_matches_torch_with_shared_weights(extra):
     torch = pytest.importorskip("torch")
-    g, d = DCGANGenerator(20, 8), DCGANDiscriminator(8)
+    g, d = DCGANGenerator(20, 8, extra_layers=extra), DCGANDiscriminator(8, extra_layers=extra)
     g.apply(dcgan_init)
     d.apply(dcgan_init)
-    tg, td = torch_dcgan(torch, 20, 8, 8)
+    tg, td = torch_dcgan(torch, 20, 8, 8, extra=extra)
     copy_into_torch(torch, g, tg)
     copy_into_torch(torch, d, td)
     z = np.random.default_rng(0).standard_normal((6, 20)).astype(np.float32)

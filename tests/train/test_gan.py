@@ -153,8 +153,11 @@ def test_fit_history_checkpoint_and_resume(tmp_path):
     np.testing.assert_array_equal(resumed.fixed_noise.numpy(), trainer.fixed_noise.numpy())
     for a, b in zip(g.state_dict().values(), g2.state_dict().values()):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for key, values in trainer.steps.items():  # every iteration's statistics
+        assert resumed.steps[key] == pytest.approx(values), key
     lines = []
     resumed.fit(data, 1, log=lines.append, log_every=2)
+    assert len(resumed.steps["loss_g"]) == 9
     assert len(lines) == 2 and "epoch 3 step 2:" in lines[0] and lines[1].startswith("epoch 3:")
     with pytest.raises(ValueError, match="GANTrainer.fit: epochs"):
         trainer.fit(data, -1)
