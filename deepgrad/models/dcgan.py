@@ -48,9 +48,10 @@ class DCGANGenerator(nn.Module):
     ConvTranspose2d(ngf, channels, 4, stride 2, padding 1) [28x28] - Tanh.
 
     ``extra_layers`` adds depth at 14x14 without changing the output size, as the
-    ``n_extra_layers`` option of Arjovsky et al.'s (2017) DCGAN code does. The projection is a linear layer (the paper's "project and reshape"); it and the first
-    transposed convolution have no bias because the batch norm after them removes it. Takes z of
-    shape (N, latent_dim) (or (N, latent_dim, 1, 1)); returns (N, channels, 28, 28).
+    ``n_extra_layers`` option of Arjovsky et al.'s (2017) DCGAN code does. The projection is a
+    linear layer (the paper's "project and reshape"); it and the first transposed convolution
+    have no bias because the batch norm after them removes it. Takes z of shape
+    (N, latent_dim) (or (N, latent_dim, 1, 1)); returns (N, channels, 28, 28).
     """
 
     def __init__(self, latent_dim: int = 100, ngf: int = 64, channels: int = 1,
