@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from deepgrad import nn
 from deepgrad.nn import init
+from deepgrad.nn.utils import spectral_norm
 from deepgrad.tensor import Tensor
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
@@ -30,13 +31,19 @@ def _check_depth(value, model: str) -> None:
         raise ValueError(f"{model}: extra_layers must be a non-negative int, got {value!r}")
 
 
-def _extra_layers(n: int, width: int, activation) -> list:
-    """n 3x3 stride-1 convolutions that keep the width and size, each with batch norm."""
+def _extra_layers(n: int, width: int, activation, norm: str = "batch") -> list:
+    """n 3x3 stride-1 convolutions that keep the width and size, each with batch norm (unless
+    the weights are spectrally normalized instead)."""
     layers = []
     for _ in range(n):
-        layers += [nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
-                   activation()]
+        conv = nn.Conv2d(width, width, 3, 1, 1, bias=norm != "batch")
+        layers += [*_normed(conv, norm), activation()]
     return layers
+
+
+def _normed(conv: nn.Conv2d, norm: str) -> list:
+    """The convolution followed by batch norm, or alone (its weight normalized later)."""
+    return [conv, nn.BatchNorm2d(conv.out_channels)] if norm == "batch" else [conv]
 
 
 class DCGANGenerator(nn.Module):
@@ -88,23 +95,35 @@ class DCGANDiscriminator(nn.Module):
     Conv2d(ndf*2, 1, 7) [1x1].
 
     Strided convolutions downsample (no pooling); the input layer has no batch norm, as in the
-    paper. Returns logits of shape (N,): the log-odds that each image is real (Goodfellow et al.
+    paper. ``norm="spectral"`` replaces batch norm by spectral normalization of every
+    convolution's weight (Miyato et al. 2018), which bounds how fast D's output can change with
+    its input and so keeps its gradients informative for the generator.
+
+    Returns logits of shape (N,): the log-odds that each image is real (Goodfellow et al.
     2014's D(x) is their sigmoid; the losses take logits for numerical stability).
     """
 
-    def __init__(self, ndf: int = 64, channels: int = 1, extra_layers: int = 0) -> None:
+    def __init__(self, ndf: int = 64, channels: int = 1, extra_layers: int = 0,
+                 norm: str = "batch") -> None:
         super().__init__()
         for name, value in (("ndf", ndf), ("channels", channels)):
             _check_width(value, name, "DCGANDiscriminator")
         _check_depth(extra_layers, "DCGANDiscriminator")
-        self.ndf, self.channels = ndf, channels
+        if norm not in ("batch", "spectral"):
+            raise ValueError(f"DCGANDiscriminator: norm must be 'batch' or 'spectral', got "
+                             f"{norm!r}")
+        self.ndf, self.channels, self.norm = ndf, channels, norm
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
         self.net = nn.Sequential(
-            nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
-            *_extra_layers(extra_layers, ndf, lambda: nn.LeakyReLU(0.2)),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, ndf, 4, 2, 1), act(),
+            *_extra_layers(extra_layers, ndf, act, norm),
+            *_normed(nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=norm != "batch"), norm), act(),
             nn.Conv2d(ndf * 2, 1, 7),
         )
+        if norm == "spectral":
+            for layer in self.net:
+                if isinstance(layer, nn.Conv2d):
+                    spectral_norm(layer)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, 28, 28):

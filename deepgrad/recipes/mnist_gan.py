@@ -35,9 +35,9 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
-                g_extra_layers=0, d_extra_layers=0, ema_decay=0.999, lr_decay_from=12,
-                real_label=1.0, seed=0, n_score=10000,
-                n_score_epoch=2000, classifier_epochs=3, classifier=None, resume=None,
+                g_extra_layers=0, d_extra_layers=0, d_norm="batch", ema_decay=0.999,
+                lr_decay_from=12, real_label=1.0, seed=0, n_score=10000, n_score_epoch=2000,
+                classifier_epochs=3, classifier=None, resume=None,
                 n_train=None, n_test=None, max_steps=None, data_dir=None)
 FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
@@ -123,7 +123,8 @@ def run(config: dict, out: Path) -> dict:
 
     generator = build_model(config)
     discriminator = DCGANDiscriminator(config["ndf"],
-                                       extra_layers=config.get("d_extra_layers", 0))
+                                       extra_layers=config.get("d_extra_layers", 0),
+                                       norm=config.get("d_norm", "batch"))
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
     results["params"] = {"generator": _count(generator), "discriminator": _count(discriminator)}

@@ -130,3 +130,25 @@ def test_forward_matches_torch_with_shared_weights(extra):
     t_fake = tg(torch.from_numpy(z))
     np.testing.assert_allclose(fake.detach().numpy(), t_fake.detach().numpy(), atol=1e-5)
     np.testing.assert_allclose(d(fake).detach().numpy(), td(t_fake).detach().numpy(), atol=1e-4)
+
+
+def test_spectral_norm_discriminator_matches_torch():
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+    d = DCGANDiscriminator(8, extra_layers=1, norm="spectral")
+    d.apply(dcgan_init)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    sn = tnn.utils.spectral_norm
+    twin = tnn.Sequential(sn(tnn.Conv2d(1, 8, 4, 2, 1)), tnn.LeakyReLU(0.2),
+                          sn(tnn.Conv2d(8, 8, 3, 1, 1)), tnn.LeakyReLU(0.2),
+                          sn(tnn.Conv2d(8, 16, 4, 2, 1)), tnn.LeakyReLU(0.2),
+                          sn(tnn.Conv2d(16, 1, 7)))
+    twin.load_state_dict({k.removeprefix("net."): torch.from_numpy(v.numpy().copy())
+                          for k, v in d.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
+    for _ in range(2):  # training mode: each call takes a power-iteration step in both
+        np.testing.assert_allclose(d(dg.tensor(x)).detach().numpy(),
+                                   twin(torch.from_numpy(x)).detach().numpy().reshape(4),
+                                   rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="DCGANDiscriminator: norm must be 'batch' or"):
+        DCGANDiscriminator(8, norm="layer")
