@@ -10,7 +10,9 @@ are given for the test images themselves (the top of the scale), the untrained g
 bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
 interpolation, loss/accuracy curves and the scores.
 
-Settings beyond the usual: ``real_label`` (the discriminator's target for real images; 0.9 is
+Settings beyond the usual: ``g_extra_layers`` / ``d_extra_layers`` (3x3 convolutions added at
+14x14 to either net), ``d_norm`` ("batch", or "spectral" for spectral normalization of the
+discriminator's weights), ``real_label`` (the discriminator's target for real images; 0.9 is
 one-sided label smoothing), ``lr_decay_from`` (an epoch after which both learning rates fall
 linearly, epoch by epoch, toward 0 at the last epoch), ``classifier`` (a cached
 classifier.safetensors to reuse),
