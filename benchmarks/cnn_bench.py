@@ -86,17 +86,10 @@ def data(batch: int, shape: tuple, classes: int = 10):
 
 def stepper(lib, model, optimizer, x0, y0, steps: int):
     """A function running ``steps`` training steps (zero_grad, forward, loss, backward, step)."""
-    loss_fn = lib.nn.CrossEntropyLoss()
-    x, y = lib.from_numpy(x0), lib.from_numpy(y0)
+    from harness import training_steps
 
-    def run():
-        for _ in range(steps):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-
-    return run
+    return training_steps(model, optimizer, lib.nn.CrossEntropyLoss(), lib.from_numpy(x0),
+                          lib.from_numpy(y0), steps)
 
 
 def peak_memory_mb(module: str, framework: str, steps: int, saved_cols_mb=None) -> dict:

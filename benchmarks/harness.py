@@ -38,6 +38,20 @@ def compare(deepgrad_fn, torch_fn, blocks: int = 3, per_block: int = 5) -> tuple
     return best[0], best[1]
 
 
+def training_steps(model, optimizer, loss_fn, x, y, steps: int):
+    """A function running ``steps`` training steps (zero_grad, forward, loss, backward, step) on
+    one batch; the same loop serves deepgrad and torch."""
+
+    def run():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
 def try_import_torch():
     try:
         import torch

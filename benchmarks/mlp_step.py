@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import numpy as np
-from harness import compare, report, try_import_torch
+from harness import compare, report, training_steps, try_import_torch
 
 CASES = {
     "a": dict(sizes=[784, 512, 256, 10], act="relu", batch=128, loss="ce", momentum=0.9),
@@ -50,16 +50,7 @@ def stepper(lib, case):
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=case["momentum"])
     loss_fn = lib.nn.CrossEntropyLoss() if case["loss"] == "ce" else lib.nn.BCEWithLogitsLoss()
     x0, y0 = data(case)
-    x, y = lib.from_numpy(x0), lib.from_numpy(y0)
-
-    def run():
-        for _ in range(STEPS):
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-
-    return run
+    return training_steps(model, opt, loss_fn, lib.from_numpy(x0), lib.from_numpy(y0), STEPS)
 
 
 def peak_memory_mb(framework: str, case_name: str) -> float:
