@@ -6,7 +6,8 @@ non-saturating BCE of D on the fakes labelled 1, D frozen, Adam). Batch 64 of 28
 the same architecture (DCGANGenerator / DCGANDiscriminator, torch twin written out below) and
 the same starting weights in both frameworks.
 
-    python benchmarks/dcgan_step.py [--ngf 32] [--ndf 32] [--threads 1] [--cpu-time]
+    python benchmarks/dcgan_step.py [--ngf 64] [--ndf 32] [--g-extra-layers 2]
+                                    [--threads 1] [--cpu-time]
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from harness import compare, report, try_import_torch
 BATCH, LATENT, STEPS = 64, 100, 3
 
 
-def torch_twin(torch, ngf: int, ndf: int):
+def torch_twin(torch, ngf: int, ndf: int, g_extra: int = 0):
     tnn = torch.nn
+    extra = [m for _ in range(g_extra) for m in (
+        tnn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), tnn.BatchNorm2d(ngf), tnn.ReLU())]
 
     class G(tnn.Module):
         def __init__(self):
@@ -30,7 +33,7 @@ def torch_twin(torch, ngf: int, ndf: int):
             self.net = tnn.Sequential(
                 tnn.BatchNorm2d(ngf * 2), tnn.ReLU(),
                 tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf),
-                tnn.ReLU(), tnn.ConvTranspose2d(ngf, 1, 4, 2, 1), tnn.Tanh())
+                tnn.ReLU(), *extra, tnn.ConvTranspose2d(ngf, 1, 4, 2, 1), tnn.Tanh())
 
         def forward(self, z):
             return self.net(self.project(z).reshape(z.shape[0], ngf * 2, 7, 7))
@@ -49,18 +52,18 @@ def torch_twin(torch, ngf: int, ndf: int):
     return G(), D()
 
 
-def models(ngf: int, ndf: int, torch=None):
+def models(ngf: int, ndf: int, g_extra: int = 0, torch=None):
     """deepgrad's nets with DCGAN's init, and (given torch) a torch twin holding equal weights."""
     import deepgrad as dg
     from deepgrad.models import DCGANDiscriminator, DCGANGenerator, dcgan_init
 
     dg.manual_seed(0)
-    g, d = DCGANGenerator(LATENT, ngf), DCGANDiscriminator(ndf)
+    g, d = DCGANGenerator(LATENT, ngf, extra_layers=g_extra), DCGANDiscriminator(ndf)
     g.apply(dcgan_init)
     d.apply(dcgan_init)
     if torch is None:
         return (g, d), None
-    tg, td = torch_twin(torch, ngf, ndf)
+    tg, td = torch_twin(torch, ngf, ndf, g_extra)
     for ours, twin in ((g, tg), (d, td)):
         twin.load_state_dict({k: torch.from_numpy(np.array(v.detach().numpy()))
                               for k, v in ours.state_dict().items()})
@@ -103,8 +106,9 @@ def main(argv=None) -> dict:
     import deepgrad as dg
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ngf", type=int, default=32)
+    parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=32)
+    parser.add_argument("--g-extra-layers", type=int, default=0)
     parser.add_argument("--blocks", type=int, default=3)
     parser.add_argument("--threads", type=int, help="threads for both frameworks (1 is the "
                         "fair choice on a machine busy with other jobs)")
@@ -112,7 +116,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch = try_import_torch()
     set_threads(args.threads, torch)
-    (g, d), twin = models(args.ngf, args.ndf, torch)
+    (g, d), twin = models(args.ngf, args.ndf, args.g_extra_layers, torch)
     dg_run = stepper(dg, g, d)
     torch_run = stepper(torch, *twin) if torch else None
     if args.cpu_time:
@@ -120,8 +124,8 @@ def main(argv=None) -> dict:
     else:
         dg_s, torch_s = compare(dg_run, torch_run, blocks=args.blocks, per_block=2)
     dg_s, torch_s = dg_s / STEPS, (torch_s / STEPS if torch else None)
-    title = (f"DCGAN iteration (D step + G step), ngf {args.ngf}, ndf {args.ndf}, batch "
-             f"{BATCH}, 28x28")
+    title = (f"DCGAN iteration (D step + G step), ngf {args.ngf}, ndf {args.ndf}, generator "
+             f"extra layers {args.g_extra_layers}, batch {BATCH}, 28x28")
     result = report(title, dg_s, torch_s, unit="iteration")
     print(f"  iterations/s: deepgrad {1 / dg_s:.2f}" +
           (f", torch {1 / torch_s:.2f}" if torch else ""))
