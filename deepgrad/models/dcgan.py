@@ -31,6 +31,12 @@ def _check_depth(value, model: str) -> None:
         raise ValueError(f"{model}: extra_layers must be a non-negative int, got {value!r}")
 
 
+def _check_levels(value, model: str) -> None:
+    if value not in (2, 3) or isinstance(value, bool):
+        raise ValueError(f"{model}: levels must be 2 (a 7x7 top) or 3 (a 3x3 top), got "
+                         f"{value!r}")
+
+
 def _extra_layers(n: int, width: int, activation, norm: str = "batch") -> list:
     """n 3x3 stride-1 convolutions that keep the width and size, each with batch norm (unless
     the weights are spectrally normalized instead)."""
@@ -55,22 +61,30 @@ class DCGANGenerator(nn.Module):
     ConvTranspose2d(ngf, channels, 4, stride 2, padding 1) [28x28] - Tanh.
 
     ``extra_layers`` adds depth at 14x14 without changing the output size, as the
-    ``n_extra_layers`` option of Arjovsky et al.'s (2017) DCGAN code does. The projection is a
+    ``n_extra_layers`` option of Arjovsky et al.'s (2017) DCGAN code does. ``levels=3`` starts
+    one resolution lower, as DCGAN's 64x64 nets do (4 -> 8 -> ... -> 64): the projection makes
+    (ngf*4, 3, 3) - BatchNorm2d - ReLU - ConvTranspose2d(ngf*4, ngf*2, 3, stride 2) [7x7] -
+    BatchNorm2d - ReLU, then the rest as above. The digit's overall shape is then formed
+    through a nonlinearity at 3x3 instead of linearly from z. The projection is a
     linear layer (the paper's "project and reshape"); it and the first transposed convolution
     have no bias because the batch norm after them removes it. Takes z of shape
     (N, latent_dim) (or (N, latent_dim, 1, 1)); returns (N, channels, 28, 28).
     """
 
     def __init__(self, latent_dim: int = 100, ngf: int = 64, channels: int = 1,
-                 extra_layers: int = 0) -> None:
+                 extra_layers: int = 0, levels: int = 2) -> None:
         super().__init__()
         for name, value in (("latent_dim", latent_dim), ("ngf", ngf), ("channels", channels)):
             _check_width(value, name, "DCGANGenerator")
         _check_depth(extra_layers, "DCGANGenerator")
-        self.latent_dim, self.ngf, self.channels = latent_dim, ngf, channels
-        self.project = nn.Linear(latent_dim, ngf * 2 * 7 * 7, bias=False)
+        _check_levels(levels, "DCGANGenerator")
+        self.latent_dim, self.ngf, self.channels, self.levels = latent_dim, ngf, channels, levels
+        self.top = (ngf * 4, 3) if levels == 3 else (ngf * 2, 7)  # (channels, size) of z's map
+        self.project = nn.Linear(latent_dim, self.top[0] * self.top[1] ** 2, bias=False)
+        coarse = [nn.BatchNorm2d(ngf * 4), nn.ReLU(),
+                  nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 0, bias=False)] if levels == 3 else []
         self.net = nn.Sequential(
-            nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            *coarse, nn.BatchNorm2d(ngf * 2), nn.ReLU(),
             nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
             *_extra_layers(extra_layers, ngf, nn.ReLU),
             nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh(),
@@ -82,7 +96,7 @@ class DCGANGenerator(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"DCGANGenerator: z must have shape (N, {self.latent_dim}), got "
                              f"{tuple(z.shape)}")
-        x = self.project(z).reshape(z.shape[0], self.ngf * 2, 7, 7)
+        x = self.project(z).reshape(z.shape[0], self.top[0], self.top[1], self.top[1])
         return self.net(x)
 
 
@@ -94,6 +108,11 @@ class DCGANDiscriminator(nn.Module):
     Conv2d(ndf, ndf*2, 4, stride 2, padding 1) [7x7] - BatchNorm2d - LeakyReLU(0.2) -
     Conv2d(ndf*2, 1, 7) [1x1].
 
+    ``levels=3`` goes one resolution lower before the output, as DCGAN's 64x64 discriminator
+    does (64 -> ... -> 4): after the 7x7 map, Conv2d(ndf*2, ndf*4, 3, stride 2) [3x3] -
+    BatchNorm2d - LeakyReLU(0.2) - Conv2d(ndf*4, 1, 3). The logit is then a nonlinear function
+    of the whole digit's layout, not a linear one of 7x7 local features.
+
     Strided convolutions downsample (no pooling); the input layer has no batch norm, as in the
     paper. ``norm="spectral"`` replaces batch norm by spectral normalization of every
     convolution's weight (Miyato et al. 2018), which bounds how fast D's output can change with
@@ -104,11 +123,12 @@ class DCGANDiscriminator(nn.Module):
     """
 
     def __init__(self, ndf: int = 64, channels: int = 1, extra_layers: int = 0,
-                 norm: str = "batch") -> None:
+                 norm: str = "batch", levels: int = 2) -> None:
         super().__init__()
         for name, value in (("ndf", ndf), ("channels", channels)):
             _check_width(value, name, "DCGANDiscriminator")
         _check_depth(extra_layers, "DCGANDiscriminator")
+        _check_levels(levels, "DCGANDiscriminator")
         if norm not in ("batch", "spectral"):
             raise ValueError(f"DCGANDiscriminator: norm must be 'batch' or 'spectral', got "
                              f"{norm!r}")
@@ -118,7 +138,8 @@ class DCGANDiscriminator(nn.Module):
             nn.Conv2d(channels, ndf, 4, 2, 1), act(),
             *_extra_layers(extra_layers, ndf, act, norm),
             *_normed(nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=norm != "batch"), norm), act(),
-            nn.Conv2d(ndf * 2, 1, 7),
+            *([*_normed(nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 0, bias=norm != "batch"), norm),
+               act(), nn.Conv2d(ndf * 4, 1, 3)] if levels == 3 else [nn.Conv2d(ndf * 2, 1, 7)]),
         )
         if norm == "spectral":
             for layer in self.net:

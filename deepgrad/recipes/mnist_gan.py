@@ -10,14 +10,14 @@ are given for the test images themselves (the top of the scale), the untrained g
 bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
 interpolation, loss/accuracy curves and the scores.
 
-Settings beyond the usual: ``g_extra_layers`` / ``d_extra_layers`` (3x3 convolutions added at
-14x14 to either net), ``d_norm`` ("batch", or "spectral" for spectral normalization of the
-discriminator's weights), ``real_label`` (the discriminator's target for real images; 0.9 is
-one-sided label smoothing), ``lr_decay_from`` (an epoch after which both learning rates fall
-linearly, epoch by epoch, toward 0 at the last epoch), ``classifier`` (a cached
-classifier.safetensors to reuse),
-``resume`` (a run's gan.safetensors to go on from, up to ``epochs`` in all), ``n_train`` /
-``n_test`` / ``max_steps`` (subsets and short epochs, for quick checks).
+Settings beyond the usual: ``levels`` (3 adds a 3x3 stage to both nets), ``g_extra_layers`` /
+``d_extra_layers`` (3x3 convolutions added at 14x14 to either net), ``d_norm`` ("batch", or
+"spectral" for spectral normalization of the discriminator's weights), ``real_label`` (the
+discriminator's target for real images; 0.9 is one-sided label smoothing), ``lr_decay_from`` (an
+epoch after which both learning rates fall linearly, epoch by epoch, toward 0 at the last
+epoch), ``classifier`` (a cached classifier.safetensors to reuse), ``resume`` (a run's
+gan.safetensors to go on from, up to ``epochs`` in all), ``n_train`` / ``n_test`` /
+``max_steps`` (subsets and short epochs, for quick checks).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
-                g_extra_layers=0, d_extra_layers=0, d_norm="batch", ema_decay=0.999,
+                levels=2, g_extra_layers=0, d_extra_layers=0, d_norm="batch", ema_decay=0.999,
                 lr_decay_from=12, real_label=1.0, seed=0, n_score=10000, n_score_epoch=2000,
                 classifier_epochs=3, classifier=None, resume=None,
                 n_train=None, n_test=None, max_steps=None, data_dir=None)
@@ -47,7 +47,8 @@ FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 def build_model(config: dict):
     """The generator alone (what a finished run samples from)."""
     return DCGANGenerator(config["latent_dim"], config["ngf"],
-                          extra_layers=config.get("g_extra_layers", 0))
+                          extra_layers=config.get("g_extra_layers", 0),
+                          levels=config.get("levels", 2))
 
 
 def load_pixels(config: dict, train: bool, limit: int | None = None):
@@ -126,7 +127,8 @@ def run(config: dict, out: Path) -> dict:
     generator = build_model(config)
     discriminator = DCGANDiscriminator(config["ndf"],
                                        extra_layers=config.get("d_extra_layers", 0),
-                                       norm=config.get("d_norm", "batch"))
+                                       norm=config.get("d_norm", "batch"),
+                                       levels=config.get("levels", 2))
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
     results["params"] = {"generator": _count(generator), "discriminator": _count(discriminator)}

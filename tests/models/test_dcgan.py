@@ -36,6 +36,8 @@ def test_bad_inputs_name_the_model_and_shapes():
         DCGANDiscriminator(2.5)
     with pytest.raises(ValueError, match="DCGANGenerator: extra_layers must be a non-negative"):
         DCGANGenerator(16, 8, extra_layers=-1)
+    with pytest.raises(ValueError, match="DCGANDiscriminator: levels must be 2 .* or 3 .*, got 4"):
+        DCGANDiscriminator(8, levels=4)
     with pytest.raises(ValueError, match="DCGANDiscriminator: extra_layers.*'2'"):
         DCGANDiscriminator(8, extra_layers="2")
 
@@ -57,7 +59,7 @@ def test_dcgan_init_statistics():
 
 
 # -- the same networks in torch.nn --------------------------------------------------------------
-def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0):
+def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0, levels=2):
     """DCGAN's generator and discriminator written in torch.nn with deepgrad's module names."""
     tnn = torch.nn
 
@@ -68,16 +70,19 @@ def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0):
     class G(tnn.Module):
         def __init__(self):
             super().__init__()
-            self.ngf = ngf
-            self.project = tnn.Linear(latent_dim, ngf * 2 * 49, bias=False)
+            self.top = (ngf * 4, 3) if levels == 3 else (ngf * 2, 7)
+            self.project = tnn.Linear(latent_dim, self.top[0] * self.top[1] ** 2, bias=False)
+            coarse = [tnn.BatchNorm2d(ngf * 4), tnn.ReLU(),
+                      tnn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 0, bias=False)]
             self.net = tnn.Sequential(
-                tnn.BatchNorm2d(ngf * 2), tnn.ReLU(),
+                *(coarse if levels == 3 else []), tnn.BatchNorm2d(ngf * 2), tnn.ReLU(),
                 tnn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), tnn.BatchNorm2d(ngf),
                 tnn.ReLU(), *extra_layers(ngf, tnn.ReLU),
                 tnn.ConvTranspose2d(ngf, channels, 4, 2, 1), tnn.Tanh())
 
         def forward(self, z):
-            return self.net(self.project(z).reshape(z.shape[0], self.ngf * 2, 7, 7))
+            c, size = self.top
+            return self.net(self.project(z).reshape(z.shape[0], c, size, size))
 
     class D(tnn.Module):
         def __init__(self):
@@ -86,7 +91,10 @@ def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0):
                 tnn.Conv2d(channels, ndf, 4, 2, 1), tnn.LeakyReLU(0.2),
                 *extra_layers(ndf, lambda: tnn.LeakyReLU(0.2)),
                 tnn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), tnn.BatchNorm2d(ndf * 2),
-                tnn.LeakyReLU(0.2), tnn.Conv2d(ndf * 2, 1, 7))
+                tnn.LeakyReLU(0.2),
+                *([tnn.Conv2d(ndf * 2, ndf * 4, 3, 2, 0, bias=False), tnn.BatchNorm2d(ndf * 4),
+                   tnn.LeakyReLU(0.2), tnn.Conv2d(ndf * 4, 1, 3)] if levels == 3
+                  else [tnn.Conv2d(ndf * 2, 1, 7)]))
 
         def forward(self, x):
             return self.net(x).reshape(x.shape[0])
@@ -100,12 +108,13 @@ def copy_into_torch(torch, model, twin):
     twin.load_state_dict(state)
 
 
-@pytest.mark.parametrize("ngf,ndf,extra", [(64, 64, 0), (32, 16, 0), (16, 8, 2)])
-def test_matches_torch_architecture(ngf, ndf, extra):
+@pytest.mark.parametrize("ngf,ndf,extra,levels", [(64, 64, 0, 2), (32, 16, 0, 2), (16, 8, 2, 2),
+                                                  (16, 8, 1, 3)])
+def test_matches_torch_architecture(ngf, ndf, extra, levels):
     torch = pytest.importorskip("torch")
-    g = DCGANGenerator(100, ngf, extra_layers=extra)
-    d = DCGANDiscriminator(ndf, extra_layers=extra)
-    tg, td = torch_dcgan(torch, 100, ngf, ndf, extra=extra)
+    g = DCGANGenerator(100, ngf, extra_layers=extra, levels=levels)
+    d = DCGANDiscriminator(ndf, extra_layers=extra, levels=levels)
+    tg, td = torch_dcgan(torch, 100, ngf, ndf, extra=extra, levels=levels)
     for ours, theirs in ((g, tg), (d, td)):
         assert sum(p.numel() for p in ours.parameters()) == sum(
             p.numel() for p in theirs.parameters())
@@ -116,13 +125,14 @@ def test_matches_torch_architecture(ngf, ndf, extra):
         assert sum(p.numel() for p in g.parameters()) == 627200 + 256 + 131072 + 128 + 1025
 
 
-@pytest.mark.parametrize("extra", [0, 1])
-def test_forward_matches_torch_with_shared_weights(extra):
+@pytest.mark.parametrize("extra,levels", [(0, 2), (1, 2), (1, 3)])
+def test_forward_matches_torch_with_shared_weights(extra, levels):
     torch = pytest.importorskip("torch")
-    g, d = DCGANGenerator(20, 8, extra_layers=extra), DCGANDiscriminator(8, extra_layers=extra)
+    g = DCGANGenerator(20, 8, extra_layers=extra, levels=levels)
+    d = DCGANDiscriminator(8, extra_layers=extra, levels=levels)
     g.apply(dcgan_init)
     d.apply(dcgan_init)
-    tg, td = torch_dcgan(torch, 20, 8, 8, extra=extra)
+    tg, td = torch_dcgan(torch, 20, 8, 8, extra=extra, levels=levels)
     copy_into_torch(torch, g, tg)
     copy_into_torch(torch, d, td)
     z = np.random.default_rng(0).standard_normal((6, 20)).astype(np.float32)
