@@ -10,7 +10,7 @@ are given for the test images themselves (the top of the scale), the untrained g
 bottom) and the trained one. Writes a sample grid per epoch from fixed noise, a latent
 interpolation, loss/accuracy curves and the scores.
 
-Settings beyond the usual: ``levels`` (3 adds a 3x3 stage to both nets), ``g_extra_layers`` /
+Settings beyond the usual: ``levels`` (2 leaves out both nets' 3x3 stage), ``g_extra_layers`` /
 ``d_extra_layers`` (3x3 convolutions added at 14x14 to either net), ``d_norm`` ("batch", or
 "spectral" for spectral normalization of the discriminator's weights), ``real_label`` (the
 discriminator's target for real images; 0.9 is one-sided label smoothing), ``lr_decay_from`` (an
@@ -37,7 +37,7 @@ from deepgrad.train.gan import GANTrainer
 from deepgrad.train.gan_scores import classifier_outputs, gan_scores, inception_score
 
 DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ngf=64, ndf=32,
-                levels=2, g_extra_layers=0, d_extra_layers=0, d_norm="batch", ema_decay=0.999,
+                levels=3, g_extra_layers=2, d_extra_layers=0, d_norm="batch", ema_decay=0.999,
                 lr_decay_from=12, real_label=1.0, seed=0, n_score=10000, n_score_epoch=2000,
                 classifier_epochs=3, classifier=None, resume=None,
                 n_train=None, n_test=None, max_steps=None, data_dir=None)
@@ -46,6 +46,7 @@ FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
 def build_model(config: dict):
     """The generator alone (what a finished run samples from)."""
+    # runs saved before a setting existed used what is now its non-default value
     return DCGANGenerator(config["latent_dim"], config["ngf"],
                           extra_layers=config.get("g_extra_layers", 0),
                           levels=config.get("levels", 2))

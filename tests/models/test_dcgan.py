@@ -59,7 +59,7 @@ def test_dcgan_init_statistics():
 
 
 # -- the same networks in torch.nn --------------------------------------------------------------
-def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0, levels=2):
+def torch_dcgan(torch, latent_dim, ngf, ndf, channels=1, extra=0, levels=3):
     """DCGAN's generator and discriminator written in torch.nn with deepgrad's module names."""
     tnn = torch.nn
 
@@ -145,7 +145,7 @@ def test_forward_matches_torch_with_shared_weights(extra, levels):
 def test_spectral_norm_discriminator_matches_torch():
     torch = pytest.importorskip("torch")
     tnn = torch.nn
-    d = DCGANDiscriminator(8, extra_layers=1, norm="spectral")
+    d = DCGANDiscriminator(8, extra_layers=1, norm="spectral", levels=2)
     d.apply(dcgan_init)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     sn = tnn.utils.spectral_norm

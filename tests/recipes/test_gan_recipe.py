@@ -29,7 +29,8 @@ def test_mnist_gan_recipe_writes_run_folder(datasets_root, tmp_path, capsys):
     assert [row["epoch"] for row in results["epochs"]] == [1, 2]
     assert len((out / "steps.csv").read_text().splitlines()) == 1 + 2 * 3  # header + steps
     assert saved["params"]["generator"] == sum(
-        p.numel() for p in get("mnist-gan").model(dict(TINY)).parameters())
+        p.numel() for p in get("mnist-gan").model({**get("mnist-gan").defaults, **TINY})
+        .parameters())
     # a second run reuses the cached classifier and goes on from the first run's checkpoint
     capsys.readouterr()
     again = run_recipe(get("mnist-gan"), dict(TINY, epochs=3, data_dir=str(datasets_root),
