@@ -239,15 +239,10 @@ class GANTrainer:
         self.fixed_noise = ckpt["fixed_noise"]
         self.history = {k: list(v) for k, v in ckpt["history"].items()}
         if "steps" in ckpt:  # checkpoints before per-iteration statistics were kept lack them
-            self.steps = {k: _floats(v) for k, v in ckpt["steps"].items()}
+            self.steps = {k: v.tolist() for k, v in ckpt["steps"].items()}  # saved as arrays
         self.epoch = int(ckpt["epoch"])
         set_rng_state(ckpt["rng"])
         return ckpt
-
-
-def _floats(values) -> list:
-    array = values.numpy() if isinstance(values, dg.Tensor) else np.asarray(values)
-    return array.tolist()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
