@@ -30,24 +30,23 @@ class SpectralNorm:
     def __init__(self, name: str, n_power_iterations: int, dim: int, eps: float) -> None:
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
 
-    def matrix(self, weight):
-        """The weight as a matrix with ``dim`` as rows (a Tensor or an array)."""
+    def matrix(self, weight: Tensor) -> Tensor:
+        """The weight as a matrix with ``dim`` as rows."""
         if self.dim != 0:
-            order = (self.dim, *(d for d in range(weight.ndim) if d != self.dim))
-            weight = weight.permute(*order) if isinstance(weight, Tensor) else weight.transpose(
-                order)
+            weight = weight.permute(self.dim, *(d for d in range(weight.ndim) if d != self.dim))
         return weight.reshape(weight.shape[0], -1)
 
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
+        matrix = self.matrix(weight)
         if do_power_iteration:
-            w = self.matrix(weight.detach().numpy())
+            w = matrix.detach().numpy()
             for _ in range(self.n_power_iterations):  # in place: the buffers keep the estimate
                 v.array[...] = _normalize(w.T @ u.array, self.eps)
                 u.array[...] = _normalize(w @ v.array, self.eps)
         u_c, v_c = Tensor._make(u.array.copy(), None), Tensor._make(v.array.copy(), None)
-        sigma = (u_c * (self.matrix(weight) @ v_c)).sum()
+        sigma = (u_c * (matrix @ v_c)).sum()
         return weight / sigma
 
     def __call__(self, module: Module, args) -> None:
@@ -83,7 +82,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         raise ValueError(f"spectral_norm: dim {dim} is out of range for a weight of shape "
                          f"{tuple(weight.shape)}")
     hook = SpectralNorm(name, n_power_iterations, dim % weight.ndim, eps)
-    h, w = hook.matrix(weight.detach().numpy()).shape
+    h, w = hook.matrix(weight.detach()).shape
     with no_grad():
         u = Tensor._make(_normalize(randn(h, dtype=weight.dtype).numpy(), eps), None)
         v = Tensor._make(_normalize(randn(w, dtype=weight.dtype).numpy(), eps), None)
