@@ -44,12 +44,21 @@ DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-4, beta1=0.5, latent_dim=100, ng
 FEATURE_LAYER = "fc1"  # the MNIST CNN's penultimate layer (128 features)
 
 
+# settings a run saved before they existed: the value those runs used (not today's default)
+_BEFORE = dict(levels=2, g_extra_layers=0, d_extra_layers=0, d_norm="batch")
+
+
 def build_model(config: dict):
     """The generator alone (what a finished run samples from)."""
-    # runs saved before a setting existed used what is now its non-default value
+    config = {**_BEFORE, **config}
     return DCGANGenerator(config["latent_dim"], config["ngf"],
-                          extra_layers=config.get("g_extra_layers", 0),
-                          levels=config.get("levels", 2))
+                          extra_layers=config["g_extra_layers"], levels=config["levels"])
+
+
+def build_discriminator(config: dict):
+    config = {**_BEFORE, **config}
+    return DCGANDiscriminator(config["ndf"], extra_layers=config["d_extra_layers"],
+                              norm=config["d_norm"], levels=config["levels"])
 
 
 def load_pixels(config: dict, train: bool, limit: int | None = None):
@@ -126,10 +135,7 @@ def run(config: dict, out: Path) -> dict:
     results["real_test"] = _score_real(classifier, x, x_test, ref, config)
 
     generator = build_model(config)
-    discriminator = DCGANDiscriminator(config["ndf"],
-                                       extra_layers=config.get("d_extra_layers", 0),
-                                       norm=config.get("d_norm", "batch"),
-                                       levels=config.get("levels", 2))
+    discriminator = build_discriminator(config)
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
     results["params"] = {"generator": _count(generator), "discriminator": _count(discriminator)}
