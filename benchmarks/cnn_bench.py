@@ -37,7 +37,7 @@ def set_threads(n, torch) -> None:
         dg.backend.set_num_threads(n)
         if torch is not None:
             torch.set_num_threads(n)
-    print(f"threads: deepgrad {dg.backend.get_num_threads()}"
+    print(f"threads: deepgrad {dg.backend.get_num_threads()} (GEMM: {dg.backend.gemm_library()})"
           + (f", torch {torch.get_num_threads()}" if torch is not None else ""))
 
 
@@ -122,7 +122,8 @@ print(json.dumps(out))
 
 
 # (category, test on (file, class-qualified function name)); the first match wins. NumPy's
-# matmul is an operator, not a profiled call: a GEMM's time is the self time of its caller.
+# matmul is an operator, not a profiled call: a GEMM's time is the self time of its caller, and
+# so is the time of deepgrad's backend.gemm (MKL through ctypes).
 CATEGORIES = [
     ("im2col (copies, padding)", lambda f, n: f.endswith("ops/conv.py") and n in (
         "_cols", "_channels_last", "_zero_border")),
@@ -181,8 +182,8 @@ def breakdown(run, steps: int) -> None:
     profile.disable()
     stats = pstats.Stats(profile).stats
     totals = dict.fromkeys([name for name, _ in CATEGORIES] + [REST], 0.0)
-    for (filename, line, function), (_, _, self_time, _, callers) in stats.items():
-        totals[_category(filename, line, function, callers, stats)] += self_time
+    for func, (_, _, self_time, _, _) in stats.items():
+        _charge(totals, func, self_time, stats)
     whole = sum(totals.values())
     print(f"  deepgrad time per step by component (cProfile self time over {steps} steps; "
           f"{whole / steps * 1e3:.0f} ms per profiled step):")
@@ -190,18 +191,26 @@ def breakdown(run, steps: int) -> None:
         print(f"    {name:34s} {seconds / steps * 1e3:8.1f} ms  {100 * seconds / whole:5.1f}%")
 
 
-def _category(filename, line, function, callers, stats, depth=0) -> str:
-    """The group of a profiled function; a built-in or NumPy function takes the group of its
-    (most expensive) caller."""
-    if "site-packages" in filename or filename == "~" or not filename.endswith(".py"):
-        if callers and depth < 8:
-            caller = max(callers, key=lambda c: callers[c][3] if isinstance(callers[c], tuple)
-                         else 0)
-            entry = stats.get(caller)
-            return _category(*caller, entry[4] if entry else {}, stats, depth + 1)
-        return REST
-    name = _qualname(filename, line, function)
-    return next((group for group, test in CATEGORIES if test(filename, name)), REST)
+def _charge(totals, func, seconds, stats, depth=0) -> None:
+    """Add a profiled function's self time to its group; a built-in, NumPy function or
+    backend.gemm has no group of its own and shares its time among its callers' groups (in
+    proportion to the time each caller's calls took)."""
+    filename, line, function = func
+    helper = "site-packages" in filename or filename == "~" or not filename.endswith(".py") \
+        or (filename.endswith("deepgrad/backend.py") and function == "gemm")
+    if not helper:
+        name = _qualname(filename, line, function)
+        totals[next((group for group, test in CATEGORIES if test(filename, name)), REST)] += \
+            seconds
+        return
+    callers = {c: t for c, t in stats[func][4].items() if isinstance(t, tuple)} \
+        if func in stats and depth < 8 else {}
+    share = sum(t[2] for t in callers.values())
+    if not callers or share <= 0:
+        totals[REST] += seconds
+        return
+    for caller, t in callers.items():
+        _charge(totals, caller, seconds * t[2] / share, stats, depth + 1)
 
 
 _LINES: dict = {}

@@ -1,4 +1,5 @@
-"""backend: the malloc tuning applied at import (and its opt-out) and the BLAS thread count."""
+"""backend: the malloc tuning applied at import (and its opt-out), the BLAS thread count, and
+the GEMM (MKL where the optional package is installed, NumPy otherwise)."""
 
 import os
 import platform
@@ -14,15 +15,21 @@ from deepgrad import backend
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
-def _tuned_in_fresh_process(env_value):
+def _in_fresh_process(expression: str, variable: str, value):
+    """print(expression) in a new interpreter that imported deepgrad.backend as b, with the
+    environment variable set to value (or unset for None)."""
     env = dict(os.environ)
-    env.pop("DEEPGRAD_MALLOC_TUNING", None)
-    if env_value is not None:
-        env["DEEPGRAD_MALLOC_TUNING"] = env_value
+    env.pop(variable, None)
+    if value is not None:
+        env[variable] = value
     out = subprocess.run([sys.executable, "-c",
-                          "import deepgrad.backend as b; print(b.MALLOC_TUNED)"],
+                          f"import deepgrad.backend as b; print({expression})"],
                          capture_output=True, text=True, env=env, check=True)
     return out.stdout.strip()
+
+
+def _tuned_in_fresh_process(env_value):
+    return _in_fresh_process("b.MALLOC_TUNED", "DEEPGRAD_MALLOC_TUNING", env_value)
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc tuning applies to glibc Linux only")
@@ -35,7 +42,7 @@ def test_malloc_tuning_applies_on_glibc_and_can_be_turned_off():
 def test_set_num_threads_round_trip_and_errors():
     before = backend.get_num_threads()
     assert before >= 1
-    if backend._OPENBLAS is None:
+    if backend._OPENBLAS is None and backend._MKL is None:
         with pytest.raises(RuntimeError, match="set_num_threads"):
             backend.set_num_threads(1)
         return
@@ -70,3 +77,94 @@ def test_training_step_unchanged_by_thread_count():
     finally:
         backend.set_num_threads(before)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+def _library_in_fresh_process(env_value):
+    return _in_fresh_process("b.gemm_library()", "DEEPGRAD_MKL", env_value)
+
+
+def _mkl_installed() -> bool:
+    from importlib import metadata
+    try:
+        metadata.version("mkl")
+    except metadata.PackageNotFoundError:
+        return False
+    return sys.platform.startswith("linux")
+
+
+def test_gemm_library_is_mkl_where_installed_and_can_be_turned_off():
+    assert _library_in_fresh_process(None) == ("mkl" if _mkl_installed() else "numpy")
+    assert _library_in_fresh_process("0") == "numpy"
+
+
+def _operands(rng, dtype):
+    """(a, b) pairs covering each BLAS layout (rows, columns, padded rows) and some it cannot
+    read in place (every other column; a broadcast)."""
+    a = rng.standard_normal((7, 12)).astype(dtype)
+    b = rng.standard_normal((12, 5)).astype(dtype)
+    wide = rng.standard_normal((7, 20)).astype(dtype)
+    yield a, b
+    yield np.ascontiguousarray(a.T).T, b
+    yield a, np.ascontiguousarray(b.T).T
+    yield wide[:, 3:15], b[:, ::-1]
+    yield wide[:, ::2][:, :6], b[:6]
+    yield a, np.broadcast_to(b[:1], (12, 5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_matches_numpy_for_every_layout(dtype):
+    rng = np.random.default_rng(0)
+    for a, b in _operands(rng, dtype):
+        expected = a.astype(np.float64) @ b.astype(np.float64)
+        got = backend.gemm(a, b)
+        assert got.dtype == dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+        out = np.full(expected.shape, np.nan, dtype)
+        assert backend.gemm(a, b, out=out) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gemm_edge_cases_fall_back_to_numpy():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)).astype(np.float32)
+    np.testing.assert_allclose(backend.gemm(a, b), a @ b)  # mixed dtypes: NumPy's promotion
+    assert backend.gemm(np.ones((0, 3), np.float32), np.ones((3, 2), np.float32)).shape == (0, 2)
+    np.testing.assert_array_equal(
+        backend.gemm(np.ones((2, 0), np.float32), np.ones((0, 3), np.float32)), np.zeros((2, 3)))
+    ints = backend.gemm(np.arange(6).reshape(2, 3), np.arange(3).reshape(3, 1))
+    np.testing.assert_array_equal(ints, [[5], [14]])
+    with pytest.raises(ValueError):
+        backend.gemm(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
+
+
+def test_conv_and_linear_agree_with_and_without_mkl(monkeypatch):
+    """The layers give the same numbers through either GEMM (here: whichever is installed, and
+    NumPy's with MKL switched off)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 8, 8)).astype(np.float32)
+
+    def step():
+        dg.manual_seed(0)
+        net = dg.nn.Sequential(dg.nn.Conv2d(4, 6, 3, padding=1), dg.nn.ReLU(), dg.nn.Flatten(),
+                               dg.nn.Linear(384, 5))
+        xt = dg.tensor(x, requires_grad=True)
+        (net(xt) ** 2).mean().backward()
+        return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()]
+
+    default = step()
+    monkeypatch.setattr(backend, "_GEMMS", {})
+    for got, expected in zip(step(), default):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(not _mkl_installed(), reason="the optional mkl package is not installed")
+def test_mkl_takes_the_thread_count_and_openblas_keeps_one():
+    # in a fresh process: PyTorch, imported by the tests, shares GNU OpenMP with MKL and its
+    # set_num_threads caps MKL's threads too
+    code = ("import deepgrad.backend as b; b.set_num_threads(2); "
+            "print(b.get_num_threads(), b._OPENBLAS.scipy_openblas_get_num_threads64_())")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DEEPGRAD_MKL", "MKL_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.split() == ["2", "1"]

@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from deepgrad.autograd import Function
 from deepgrad.autograd.grad_mode import _enabled
+from deepgrad.backend import gemm
 
 
 def _channels_last(x, pads):
@@ -107,7 +108,7 @@ def _col2im(rows, w, shape, pads, out_size, kernel, stride, dilation):
     for k, offset in enumerate(itertools.product(*map(range, kernel))):
         window = tuple(slice(o * d, o * d + s * (length - 1) + 1, s)
                        for o, d, s, length in zip(offset, dilation, stride, out_size))
-        np.matmul(rows, wk[k], out=block)
+        _bmm(rows, wk[k], out=block)
         padded[(slice(None), *window)] += np.moveaxis(
             block.reshape(groups, n, *out_size, cg), 0, -2)
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(size, pads))
@@ -127,7 +128,7 @@ def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation):
     cols = _cols(g, gpads, size, kernel, (1,) * len(size), dilation, 1, _scratch)
     flipped = w[(slice(None), slice(None), *(slice(None, None, -1),) * len(kernel))]
     wf = np.ascontiguousarray(np.moveaxis(flipped, 0, -1)).reshape(c, -1)  # (C, K*O)
-    return np.moveaxis((cols[0] @ wf.T).reshape(n, *size, c), -1, 1)
+    return np.moveaxis(gemm(cols[0], wf.T).reshape(n, *size, c), -1, 1)
 
 
 _local = threading.local()  # per thread: a scratch buffer
@@ -248,6 +249,13 @@ def _unrows(rows, n, out_size, bias):
     return np.moveaxis(r.reshape(n, *out_size, groups * og), -1, 1)
 
 
+def _bmm(a, b, out=None):
+    """A product batched over groups: one GEMM where there is one group."""
+    if a.shape[0] == 1 and b.shape[0] == 1:
+        return gemm(a[0], b[0], None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
+
+
 def _sum_bias(rows):
     """The bias gradient from the output gradient as GEMM rows (G, N*L, Og): a product with a
     vector of ones (a BLAS call) instead of a sum over strided axes."""
@@ -282,13 +290,13 @@ class ConvNd(Function):
         elif _enabled[0]:
             self.x = x
         w3 = _w3(w, groups)
-        return _unrows(np.matmul(cols, w3.transpose(0, 2, 1)), x.shape[0], out_size, b)
+        return _unrows(_bmm(cols, w3.transpose(0, 2, 1)), x.shape[0], out_size, b)
 
     def backward(self, g):
         needs = self.needs_input_grad
         groups = self.groups
         rows = _rows(g, groups)
-        gw = _unw3(rows.transpose(0, 2, 1) @ self._saved_cols(), self.w.shape) \
+        gw = _unw3(_bmm(rows.transpose(0, 2, 1), self._saved_cols()), self.w.shape) \
             if needs[1] else None
         gx = None
         if needs[0]:
@@ -345,8 +353,9 @@ class ConvTransposeNd(Function):
         cols = _cols(g, padding, in_size, kernel, stride, dilation, groups, _scratch)
         gx = None
         if needs[0]:
-            gx = _unrows(cols @ _w3(self.w, groups).transpose(0, 2, 1), g.shape[0], in_size, None)
-        gw = _unw3(self.rows.transpose(0, 2, 1) @ cols, self.w.shape) if needs[1] else None
+            gx = _unrows(_bmm(cols, _w3(self.w, groups).transpose(0, 2, 1)), g.shape[0], in_size,
+                         None)
+        gw = _unw3(_bmm(self.rows.transpose(0, 2, 1), cols), self.w.shape) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)

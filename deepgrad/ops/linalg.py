@@ -7,8 +7,14 @@ import math
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.backend import gemm
 from deepgrad.ops.promote import binary_operands
 from deepgrad.tensor import Tensor
+
+
+def _mm(a, b):
+    """a @ b, with 2-D products through the backend's GEMM."""
+    return gemm(a, b) if a.ndim == 2 and b.ndim == 2 else a @ b
 
 
 class MatMul(Function):
@@ -16,7 +22,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a @ b
+        return _mm(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -29,10 +35,10 @@ class MatMul(Function):
         g2 = np.expand_dims(g2, -1) if b.ndim == 1 else g2
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = g2 @ np.swapaxes(b2, -1, -2)
+            ga = _mm(g2, np.swapaxes(b2, -1, -2))
             ga = ga[..., 0, :] if a.ndim == 1 else ga
         if self.needs_input_grad[1]:
-            gb = np.swapaxes(a2, -1, -2) @ g2
+            gb = _mm(np.swapaxes(a2, -1, -2), g2)
             gb = gb[..., 0] if b.ndim == 1 else gb
         return ga, gb  # batch dims that were broadcast are summed away by the engine
 
@@ -100,7 +106,7 @@ class Linear(Function):
         self.x_shape = x.shape
         self.x2 = x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
         self.w = w
-        out = x2 @ w.T
+        out = gemm(x2, w.T)
         if b is not None:
             out += b
         return out.reshape(*x.shape[:-1], w.shape[0])
@@ -108,8 +114,8 @@ class Linear(Function):
     def backward(self, g):
         needs = self.needs_input_grad
         g2 = g.reshape(self.x2.shape[0], g.shape[-1])
-        gx = (g2 @ self.w).reshape(self.x_shape) if needs[0] else None
-        gw = g2.T @ self.x2 if needs[1] else None
+        gx = gemm(g2, self.w).reshape(self.x_shape) if needs[0] else None
+        gw = gemm(g2.T, self.x2) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g2.sum(0) if needs[2] else None)

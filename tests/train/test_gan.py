@@ -272,7 +272,8 @@ def test_classifier_outputs_and_gan_scores():
     np.testing.assert_allclose(probs.sum(1), 1.0)
     with dg.no_grad():
         hidden = model[2](model[1](model[0](images)))
-    np.testing.assert_allclose(feats, hidden.numpy(), rtol=1e-6)
+    # batches of 8 and of 30 may round differently in the GEMM (MKL picks kernels by size)
+    np.testing.assert_allclose(feats, hidden.numpy(), rtol=1e-5, atol=1e-6)
     assert model.training  # put back in training mode
     scores = gan_scores(model, images, feats, "2", splits=3)
     assert scores["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
