@@ -269,29 +269,38 @@ def _dense(a) -> bool:
 
 
 # -- matrix products ------------------------------------------------------------------------------
-# ``gemm`` is MKL's cblas_?gemm where MKL is used, else NumPy's matmul.
+# ``gemm`` calls cblas_?gemm of MKL where it is used, else of NumPy's OpenBLAS, directly: it can
+# then add the product into its output in place (BLAS's beta = 1), which NumPy's matmul cannot.
+# Where neither library is found it is NumPy's matmul.
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
-def _mkl_gemms(lib):
-    """{dtype: cblas_?gemm} from MKL, or {}."""
+def _gemms(lib, name: str, size_t):
+    """{dtype: cblas_?gemm} from a BLAS library (name with {} for the s/d prefix), or {}."""
     if lib is None:
         return {}
-    gemms = {}
-    for dt, c_real, p in _REALS:
-        f = getattr(lib, f"cblas_{p}gemm")
-        i, ptr = ctypes.c_int, ctypes.c_void_p
-        f.argtypes, f.restype = (i, i, i, i, i, i, c_real, ptr, i, ptr, i, c_real, ptr, i), None
-        gemms[np.dtype(dt)] = f
-    return gemms
+    try:
+        gemms = {}
+        for dt, c_real, p in _REALS:
+            f = getattr(lib, name.format(p))
+            i, n, ptr = ctypes.c_int, size_t, ctypes.c_void_p
+            f.argtypes = (i, i, i, n, n, n, c_real, ptr, n, ptr, n, c_real, ptr, n)
+            f.restype = None
+            gemms[np.dtype(dt)] = f
+        return gemms
+    except AttributeError:
+        return {}
 
 
-_GEMMS = _mkl_gemms(_MKL)
+_GEMMS = _gemms(_MKL, "cblas_{}gemm", ctypes.c_int) or \
+    _gemms(_OPENBLAS, "scipy_cblas_{}gemm64_", ctypes.c_int64)
 
 
 def gemm_library() -> str:
-    """Which library runs ``gemm``: 'mkl' or 'numpy'."""
-    return "mkl" if _GEMMS else "numpy"
+    """Which library runs ``gemm``: 'mkl', 'openblas' or 'numpy'."""
+    if not _GEMMS:
+        return "numpy"
+    return "mkl" if _MKL is not None else "openblas"
 
 
 def _blas_operand(a):
@@ -304,22 +313,33 @@ def _blas_operand(a):
     return None
 
 
-def gemm(a, b, out=None):
-    """The product of 2-D arrays a @ b (written into ``out`` when given): MKL's GEMM where it is
-    installed and the operands are strided rows or columns of one dtype; NumPy's matmul else."""
+def gemm(a, b, out=None, accumulate: bool = False):
+    """The product of 2-D arrays a @ b, written into ``out`` when given, or added to it with
+    ``accumulate``. BLAS runs it where the operands are strided rows or columns of one floating
+    dtype and ``out`` has contiguous rows; NumPy's matmul otherwise."""
     f = _GEMMS.get(a.dtype)
     if f is None or b.dtype != a.dtype or a.shape[1] != b.shape[0] or 0 in a.shape + b.shape \
             or max(a.shape + b.shape) > _INT_MAX:
-        return np.matmul(a, b, out=out)
+        return _numpy_gemm(a, b, out, accumulate)
     ta, tb = _blas_operand(a), _blas_operand(b)
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-    if ta is None or tb is None or out.dtype != a.dtype or not out.flags.c_contiguous:
-        return np.matmul(a, b, out=out)
+    to = _blas_operand(out)
+    if ta is None or tb is None or out.dtype != a.dtype or to is None or to[0] != _NO_TRANS \
+            or not out.flags.writeable or np.may_share_memory(out, a) \
+            or np.may_share_memory(out, b):
+        return _numpy_gemm(a, b, out, accumulate)
     (m, k), n = a.shape, b.shape[1]
-    f(_ROW_MAJOR, ta[0], tb[0], m, n, k, 1.0, a.ctypes.data, ta[1], b.ctypes.data, tb[1], 0.0,
-      out.ctypes.data, n)
+    f(_ROW_MAJOR, ta[0], tb[0], m, n, k, 1.0, a.ctypes.data, ta[1], b.ctypes.data, tb[1],
+      float(accumulate), out.ctypes.data, to[1])
     return out
+
+
+def _numpy_gemm(a, b, out, accumulate: bool):
+    if out is not None and accumulate:
+        out += a @ b
+        return out
+    return np.matmul(a, b, out=out)
 
 
 # -- threads --------------------------------------------------------------------------------------

@@ -93,8 +93,9 @@ def _mkl_installed() -> bool:
 
 
 def test_gemm_library_is_mkl_where_installed_and_can_be_turned_off():
-    assert _library_in_fresh_process(None) == ("mkl" if _mkl_installed() else "numpy")
-    assert _library_in_fresh_process("0") == "numpy"
+    blas = "openblas" if backend._OPENBLAS is not None else "numpy"
+    assert _library_in_fresh_process(None) == ("mkl" if _mkl_installed() else blas)
+    assert _library_in_fresh_process("0") == blas
 
 
 def _operands(rng, dtype):
@@ -122,6 +123,13 @@ def test_gemm_matches_numpy_for_every_layout(dtype):
         out = np.full(expected.shape, np.nan, dtype)
         assert backend.gemm(a, b, out=out) is out
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+        wide_out = np.ones((expected.shape[0], 9), dtype)  # rows of out padded; added to
+        assert backend.gemm(a, b, out=wide_out[:, 2:7], accumulate=True).base is wide_out
+        np.testing.assert_allclose(wide_out[:, 2:7], expected + 1, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(wide_out[:, :2], 1)
+        transposed_out = np.zeros(expected.shape[::-1], dtype).T  # columns: NumPy's path
+        backend.gemm(a, b, out=transposed_out, accumulate=True)
+        np.testing.assert_allclose(transposed_out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_gemm_edge_cases_fall_back_to_numpy():
@@ -135,18 +143,22 @@ def test_gemm_edge_cases_fall_back_to_numpy():
     np.testing.assert_array_equal(ints, [[5], [14]])
     with pytest.raises(ValueError):
         backend.gemm(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
+    square = rng.standard_normal((5, 5)).astype(np.float32)
+    expected = square @ square
+    np.testing.assert_allclose(backend.gemm(square, square, out=square), expected, rtol=1e-5)
 
 
-def test_conv_and_linear_agree_with_and_without_mkl(monkeypatch):
-    """The layers give the same numbers through either GEMM (here: whichever is installed, and
-    NumPy's with MKL switched off)."""
+def test_conv_and_linear_agree_with_and_without_blas(monkeypatch):
+    """The layers give the same numbers through either GEMM (here: the BLAS found, and NumPy's
+    matmul with it switched off)."""
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((3, 4, 8, 8)).astype(np.float32)
+    x = rng.standard_normal((3, 8, 16, 16)).astype(np.float32)
 
-    def step():
+    def step():  # the first convolution runs by kernel offsets (accumulating GEMMs)
         dg.manual_seed(0)
-        net = dg.nn.Sequential(dg.nn.Conv2d(4, 6, 3, padding=1), dg.nn.ReLU(), dg.nn.Flatten(),
-                               dg.nn.Linear(384, 5))
+        net = dg.nn.Sequential(dg.nn.Conv2d(8, 8, 3, padding=1), dg.nn.ReLU(),
+                               dg.nn.Conv2d(8, 4, 3, stride=2), dg.nn.Flatten(),
+                               dg.nn.Linear(196, 5))
         xt = dg.tensor(x, requires_grad=True)
         (net(xt) ** 2).mean().backward()
         return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()]

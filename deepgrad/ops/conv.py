@@ -115,20 +115,87 @@ def _col2im(rows, w, shape, pads, out_size, kernel, stride, dilation):
     return np.moveaxis(padded.reshape(n, *padded.shape[1:-2], c)[(slice(None), *crop)], -1, 1)
 
 
-def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation):
+def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation, im2col: bool):
     """The input gradient of a stride-1, one-group convolution as a convolution of g (N, O, *L),
-    zero-padded by ``d * (k - 1) - pad`` per side, with the flipped weight (C, O, *K): the
-    im2col of g goes to scratch memory and the result comes out channels-last. None where a
-    padding exceeds the kernel's reach (the col2im path handles that)."""
+    zero-padded by ``d * (k - 1) - pad`` per side, with the flipped weight: by kernel offsets
+    where that pays, else (with ``im2col``) as g's im2col in scratch memory and one GEMM. The
+    result comes out channels-last. None where a padding exceeds the kernel's reach or neither
+    way is taken (col2im then handles it)."""
     reach = [d * (k - 1) for d, k in zip(dilation, kernel)]
     gpads = tuple((r - lo, r - hi) for r, (lo, hi) in zip(reach, pads))
     if min(min(p) for p in gpads) < 0:
         return None
     n, c, *size = x_shape
-    cols = _cols(g, gpads, size, kernel, (1,) * len(size), dilation, 1, _scratch)
+    o = w.shape[0]
     flipped = w[(slice(None), slice(None), *(slice(None, None, -1),) * len(kernel))]
+    grid = [s + lo + hi for s, (lo, hi) in zip(g.shape[2:], gpads)]
+    if _offsets_pay(o, grid, size):
+        wk = np.ascontiguousarray(flipped.reshape(o, c, -1).transpose(2, 0, 1))  # (K, O, C)
+        gx = _conv_by_offsets(_channels_last(g, gpads), wk, size, kernel, dilation)
+        return np.moveaxis(gx, -1, 1)
+    if not im2col:
+        return None
+    cols = _cols(g, gpads, size, kernel, (1,) * len(size), dilation, 1, _scratch)
     wf = np.ascontiguousarray(np.moveaxis(flipped, 0, -1)).reshape(c, -1)  # (C, K*O)
     return np.moveaxis(gemm(cols[0], wf.T).reshape(n, *size, c), -1, 1)
+
+
+# Convolutions with stride 1 and one group need no im2col matrix. On the zero-padded
+# channels-last image flattened to rows (one per padded position), output position p is
+# sum_k rows[p + off_k] @ W_k, off_k being kernel offset k's distance in rows: one GEMM per
+# offset on a shifted view of the image, added in place into an output laid out on the padded
+# grid, then cropped. The grid's margins are wasted rows and each GEMM's inner dimension is only
+# the channel count, so this pays for images that are large against the kernel's reach and have
+# more than a few channels (thresholds measured on this machine, 3x3 kernels: at 16 channels on
+# 28x28 it is 2.3x faster than im2col and a GEMM; at 64 channels on 7x7, 1.4x slower).
+_OFFSETS_MIN_CHANNELS, _OFFSETS_MAX_WASTE = 8, 1.35
+
+
+def _offsets_pay(channels: int, grid, out_size) -> bool:
+    """Whether a stride-1, one-group convolution reading ``channels`` channels over a padded
+    grid is cheaper by kernel offsets than by im2col."""
+    return channels >= _OFFSETS_MIN_CHANNELS and \
+        math.prod(grid) <= _OFFSETS_MAX_WASTE * math.prod(out_size)
+
+
+def _row_offsets(grid, kernel, dilation) -> list:
+    """Each kernel offset's distance in rows of a flattened (row-major) grid, in the order of
+    ``itertools.product``; the last is the largest."""
+    steps = [math.prod(grid[d + 1:]) for d in range(len(grid))]
+    return [sum(o * d * s for o, d, s in zip(offset, dilation, steps))
+            for offset in itertools.product(*map(range, kernel))]
+
+
+def _conv_by_offsets(xp, wk, out_size, kernel, dilation):
+    """The convolution of a padded channels-last image xp (N, *grid, C) with per-offset
+    weights wk (K, C, O), as a new (N, *out_size, O) array."""
+    n, *grid, c = xp.shape
+    rows = xp.reshape(-1, c)
+    offsets = _row_offsets(grid, kernel, dilation)
+    length = rows.shape[0] - offsets[-1]  # the rows every offset can read; the crop's last
+    out = _scratch((rows.shape[0], wk.shape[2]), xp.dtype)
+    for k, offset in enumerate(offsets):
+        gemm(rows[offset:offset + length], wk[k], out=out[:length], accumulate=k > 0)
+    return np.ascontiguousarray(out.reshape(n, *grid, -1)[(slice(None), *map(slice, out_size))])
+
+
+def _weight_grad_by_offsets(xp, g, kernel, dilation):
+    """The weight gradient (K, O, C) of ``_conv_by_offsets`` from the output gradient g
+    (N, O, *L): per offset, the product of the gradient on the padded grid (zero in the margins)
+    with the same shifted view of the image."""
+    n, *grid, c = xp.shape
+    o, out_size = g.shape[1], g.shape[2:]
+    rows = xp.reshape(-1, c)
+    offsets = _row_offsets(grid, kernel, dilation)
+    length = rows.shape[0] - offsets[-1]
+    on_grid = _scratch((n, *grid, o), g.dtype)
+    _zero_border(on_grid, [(0, p - s) for p, s in zip(grid, out_size)])
+    on_grid[(slice(None), *map(slice, out_size))] = np.moveaxis(g, 1, -1)
+    g_rows = on_grid.reshape(-1, o)[:length]
+    gw = np.empty((len(offsets), o, c), g.dtype)
+    for k, offset in enumerate(offsets):
+        gemm(g_rows.T, rows[offset:offset + length], out=gw[k])
+    return gw
 
 
 _local = threading.local()  # per thread: a scratch buffer
@@ -267,19 +334,32 @@ class ConvNd(Function):
     """``conv{1,2,3}d`` as one primitive: x (N, C, *S), weight (O, C/groups, *K), bias (O,).
 
     Options (one entry per spatial dim): stride, padding as (lo, hi) pairs, dilation; groups.
+    A stride-1, one-group convolution runs by kernel offsets where that pays (it then saves its
+    input for backward), others by im2col.
     """
 
-    __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled")
+    __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled", "offsets")
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kernel = w.shape[2:]
         out_size = conv_out_size(x.shape[2:], kernel, stride, padding, dilation)
         self.geometry = (padding, out_size, kernel, stride, dilation)
         self.groups, self.w, self.x_shape, self.x, self.cols = groups, w, x.shape, None, None
+        pointwise = _is_pointwise(kernel, stride, groups)
+        grid = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)]
+        self.offsets = not pointwise and groups == 1 and all(s == 1 for s in stride) and \
+            _offsets_pay(x.shape[1], grid, out_size) and min(out_size) > 0
+        self.pooled = False
+        if self.offsets:
+            self.x = x if _enabled[0] else None
+            out = _conv_by_offsets(_channels_last(x, padding), _offset_weights(w), out_size,
+                                   kernel, dilation)
+            if b is not None:
+                out += b
+            return np.moveaxis(out, -1, 1)
         # the im2col matrix outlives forward when a graph is recorded and it fits the limit;
         # past the limit the input is kept instead
         nbytes = x.shape[0] * math.prod(out_size) * math.prod(kernel) * x.shape[1] * x.itemsize
-        pointwise = _is_pointwise(kernel, stride, groups)
         self.pooled = _enabled[0] and not pointwise and _SAVED.reserve(nbytes)
         cols = _cols(x, padding, out_size, kernel, stride, dilation, groups,
                      _POOL.take if self.pooled else _scratch)
@@ -294,24 +374,32 @@ class ConvNd(Function):
 
     def backward(self, g):
         needs = self.needs_input_grad
-        groups = self.groups
-        rows = _rows(g, groups)
-        gw = _unw3(_bmm(rows.transpose(0, 2, 1), self._saved_cols()), self.w.shape) \
-            if needs[1] else None
-        gx = None
-        if needs[0]:
-            padding, out_size, kernel, stride, dilation = self.geometry
-            # by convolution where g's im2col is no larger than col2im's blocks (a padded,
-            # channel-keeping convolution, as in a ResNet); col2im otherwise
-            o, c = self.w.shape[:2]
-            if groups == 1 and all(s == 1 for s in stride) and \
-                    math.prod(self.x_shape[2:]) * o <= math.prod(out_size) * c:
-                gx = _input_grad_by_conv(g, self.w, self.x_shape, padding, kernel, dilation)
-            if gx is None:
-                gx = _col2im(rows, self.w, self.x_shape, *self.geometry)
+        rows = _rows(g, self.groups)
+        gw = self._weight_grad(g, rows) if needs[1] else None
+        gx = self._input_grad(g, rows) if needs[0] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (_sum_bias(rows) if needs[2] else None)
+
+    def _weight_grad(self, g, rows):
+        if self.offsets:
+            padding, _, kernel, _, dilation = self.geometry
+            gw = _weight_grad_by_offsets(_channels_last(self.x, padding), g, kernel, dilation)
+            return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(self.w.shape)
+        return _unw3(_bmm(rows.transpose(0, 2, 1), self._saved_cols()), self.w.shape)
+
+    def _input_grad(self, g, rows):
+        padding, out_size, kernel, stride, dilation = self.geometry
+        gx = None
+        if self.groups == 1 and all(s == 1 for s in stride):
+            # g's im2col where it is no larger than col2im's blocks (a padded, channel-keeping
+            # convolution, as in a ResNet)
+            o, c = self.w.shape[:2]
+            im2col = math.prod(self.x_shape[2:]) * o <= math.prod(out_size) * c
+            gx = _input_grad_by_conv(g, self.w, self.x_shape, padding, kernel, dilation, im2col)
+        if gx is None:
+            gx = _col2im(rows, self.w, self.x_shape, *self.geometry)
+        return gx
 
     def _saved_cols(self):
         """The forward's im2col matrix: saved, or rebuilt from the saved input."""
@@ -325,6 +413,13 @@ class ConvNd(Function):
         if self.pooled and self.cols is not None:
             _POOL.give(self.cols)
         super().release()
+
+
+def _offset_weights(w):
+    """Weight (O, C, *K) -> (K, C, O): per kernel offset, the GEMM operand of
+    ``_conv_by_offsets``."""
+    o, c = w.shape[:2]
+    return np.ascontiguousarray(w.reshape(o, c, -1).transpose(2, 1, 0))
 
 
 class ConvTransposeNd(Function):

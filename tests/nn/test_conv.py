@@ -80,6 +80,26 @@ SPECS = [
 test_gradcheck, test_oracle = make_tests(SPECS)
 
 
+# The same convolutions with the kernel-offsets path opened to every stride-1, one-group case
+# (it is otherwise taken only where it pays: many channels, images large against the kernel).
+OFFSET_SPECS = [_spec(f"{s.name}-by-offsets", s.fn, s.torch_fn, list(s.cases)) for s in SPECS
+                if s.name in ("conv1d", "conv2d", "conv3d")]
+OFFSET_SPECS[-1].cases.append(Case((2, 3, 4, 5, 4), (2, 3, 2, 3, 3), (2,), padding=(1, 0, 1),
+                                   dilation=(1, 1, 2)))
+
+
+@pytest.fixture
+def offsets_everywhere(monkeypatch):
+    from deepgrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_OFFSETS_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv_ops, "_OFFSETS_MAX_WASTE", math.inf)
+
+
+test_gradcheck_by_offsets, test_oracle_by_offsets = (
+    pytest.mark.usefixtures("offsets_everywhere")(t) for t in make_tests(OFFSET_SPECS))
+
+
 def rand(*shape, seed=0, dtype=np.float32):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
@@ -186,6 +206,34 @@ def test_gradient_of_any_layout():
         .backward()
     assert_same(x.grad, tx.grad, 1e-4, 1e-4)
     assert_same(w1.grad, tw1.grad, 1e-4, 1e-4)
+
+
+@pytest.mark.parametrize("shape, channels, padding", [((2, 16, 28, 28), 16, 1),
+                                                      ((2, 32, 26, 26), 64, 0)])
+def test_offsets_path_where_it_pays(shape, channels, padding):
+    """A ResNet's first-stage convolution and the MNIST network's second run by kernel
+    offsets (forward, weight and input gradients) and match torch and the im2col path."""
+    from deepgrad.ops import conv as conv_ops
+
+    x, w, g = rand(*shape), rand(channels, shape[1], 3, 3, seed=1), None
+    results = []
+    for waste in (conv_ops._OFFSETS_MAX_WASTE, 0.0):  # as configured; then im2col only
+        conv_ops_waste, conv_ops._OFFSETS_MAX_WASTE = conv_ops._OFFSETS_MAX_WASTE, waste
+        try:
+            tx, tw = dg.tensor(x, requires_grad=True), dg.tensor(w, requires_grad=True)
+            y = F.conv2d(tx, tw, padding=padding)
+            assert y.grad_fn.offsets == (waste > 0)
+            g = rand(*y.shape, seed=2) if g is None else g
+            y.backward(dg.tensor(g))
+        finally:
+            conv_ops._OFFSETS_MAX_WASTE = conv_ops_waste
+        results.append((y, tx.grad, tw.grad))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = TF.conv2d(tx, tw, padding=padding)
+    ty.backward(torch.tensor(g))
+    for ours in results:
+        for got, expected, what in zip(ours, (ty, tx.grad, tw.grad), ("out", "gx", "gw")):
+            assert_same(got, expected, 1e-4, 1e-3, what)
 
 
 def test_no_grad_records_nothing():
