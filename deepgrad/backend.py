@@ -147,6 +147,21 @@ def generator(seed: int | None = None) -> np.random.Generator:
     return _rng[0] if seed is None else np.random.default_rng(seed)
 
 
+# -- memory layout ---------------------------------------------------------------------------------
+# Convolutions return channels-last arrays (N, C, *S views of N, *S, C memory). A gradient made
+# from scratch in another layout (C order) would make every elementwise op it meets mix layouts,
+# which NumPy runs several times slower, so such gradients are made in their input's layout.
+def memory_order(a) -> tuple:
+    """a's axes from the largest stride to the smallest (its layout in memory)."""
+    return tuple(sorted(range(a.ndim), key=lambda d: -abs(a.strides[d])))
+
+
+def zeros_in_order(shape, dtype, order) -> np.ndarray:
+    """Zeros of this shape laid out with axes in ``order`` (as ``memory_order`` gives)."""
+    array = np.zeros([shape[d] for d in order], dtype)
+    return array.transpose(np.argsort(order))
+
+
 # -- BLAS libraries -------------------------------------------------------------------------------
 # NumPy's PyPI wheels ship OpenBLAS; deepgrad calls some of its routines directly (below). The
 # optional ``mkl`` package (``pip install deepgrad[fast]``) brings Intel's MKL, the BLAS in

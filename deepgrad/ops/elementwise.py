@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.ops import fused
 from deepgrad.ops.promote import as_tensor, binary_operands, float_operand, result_dtype
 from deepgrad.tensor import Tensor
 
@@ -279,14 +280,30 @@ _EXP_MAX = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.
 
 
 class ReLU(Function):
-    __slots__ = ("mask",)
+    """max(x, 0). Through the compiled kernels of ``deepgrad.ops.fused`` where available (one
+    pass each way; the output, usually kept by the next layer anyway, tells backward where x was
+    positive), else NumPy with a saved mask."""
+    __slots__ = ("mask", "out")
 
     def forward(self, x):
-        self.mask = x > 0
-        return np.maximum(x, 0)
+        out = np.empty_like(x)
+        views = fused.flat(x, out)
+        if views is not None:
+            fused.relu(*views)
+            self.out, self.mask = out, None
+            return out
+        self.mask, self.out = x > 0, None
+        return np.maximum(x, 0, out=out)
 
     def backward(self, g):
-        return g * self.mask
+        if self.mask is not None:
+            return g * self.mask
+        dx = np.empty_like(self.out)  # in the output's layout, whatever g's
+        views = fused.flat(g, self.out, dx)
+        if views is None:
+            return np.multiply(g, self.out > 0, out=dx)
+        fused.relu_grad(*views)
+        return dx
 
 
 class Clamp(Function):

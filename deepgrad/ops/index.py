@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function, is_grad_enabled
+from deepgrad.backend import memory_order, zeros_in_order
 from deepgrad.ops.promote import as_tensor
 from deepgrad.tensor import Tensor, _dim
 
@@ -32,14 +33,15 @@ def _key(key):
 
 
 class GetItem(Function):
-    __slots__ = ("shape", "key", "advanced")
+    __slots__ = ("shape", "key", "advanced", "order")
 
     def forward(self, x, key, advanced):
         self.shape, self.key, self.advanced = x.shape, key, advanced
+        self.order = memory_order(x)
         return x[key]
 
     def backward(self, g):
-        full = np.zeros(self.shape, g.dtype)
+        full = zeros_in_order(self.shape, g.dtype, self.order)
         if self.advanced:
             np.add.at(full, self.key, g)  # repeated indices add up
         else:

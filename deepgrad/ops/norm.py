@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.ops import fused
 
 
 def _channel_sum(a):
@@ -41,24 +42,29 @@ class BatchNorm(Function):
     ``training``: normalize with the batch statistics and, where running_mean/running_var are
     given, blend them in: ``running = (1 - momentum) * running + momentum * batch_stat``.
     Otherwise normalize with the running statistics (an affine map of x).
+
+    A channels-last x (as convolutions return) goes through the compiled kernels of
+    ``deepgrad.ops.fused`` where they are available: two passes forward, two backward. Otherwise
+    the NumPy lines below do the same.
     """
-    __slots__ = ("xc", "x", "mean", "inv_std", "w", "training")
+    __slots__ = ("xc", "x", "mean", "inv_std", "w", "training", "rows")
 
     def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
+        self.training, self.w = training, weight
+        rows = _channel_rows(x)
+        self.rows = rows is not None and fused.usable(rows)
+        if self.rows:
+            return self._forward_rows(x, rows, weight, bias, running_mean, running_var,
+                                      momentum, eps)
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
-        self.training = training
-        self.w = weight
         if training:
             count = x3.shape[0] * x3.shape[2]
             mean = _channel_sum(x3) / count
             self.xc = xc = x3 - mean[:, None]  # saved instead of x_hat: one pass fewer
             var = _channel_dot(xc, xc) / count
             self.inv_std = 1 / np.sqrt(var + eps)
-            if running_mean is not None:
-                _blend(running_mean, mean, momentum)
-            if running_var is not None:
-                _blend(running_var, var * (count / (count - 1)), momentum)
+            _update_running(running_mean, running_var, mean, var, count, momentum)
         else:
             self.x, self.mean = x3, running_mean.astype(x.dtype)  # a copy: buffers change
             self.inv_std = 1 / np.sqrt(running_var.astype(x.dtype) + eps)
@@ -73,7 +79,24 @@ class BatchNorm(Function):
             out += shift[:, None]
         return out.reshape(x.shape)
 
+    def _forward_rows(self, x, rows, weight, bias, running_mean, running_var, momentum, eps):
+        """The forward on the (M, C) rows of a channels-last x, by the compiled kernels."""
+        if self.training:
+            mean, var = fused.channel_mean_var(rows)
+            _update_running(running_mean, running_var, mean, var, rows.shape[0], momentum)
+        else:
+            mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+        inv_std = 1 / np.sqrt(var + eps)
+        scale = inv_std if weight is None else weight * inv_std
+        shift = -mean * scale if bias is None else bias - mean * scale
+        self.x, self.mean, self.inv_std = rows, mean, inv_std  # float64 statistics
+        out = np.empty_like(rows)
+        fused.channel_affine(rows, *_as(rows.dtype, scale, shift), out)
+        return np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+
     def backward(self, g):
+        if self.rows:
+            return self._backward_rows(g)
         need_x, need_w, need_b = self.needs_input_grad
         scale = self.inv_std if self.w is None else self.w * self.inv_std
         if not self.training:  # y = x * scale + shift
@@ -96,6 +119,45 @@ class BatchNorm(Function):
             dx *= scale[:, None]
             dx = dx.reshape(g.shape)
         return dx, (dw if need_w else None), (db if need_b else None)
+
+    def _backward_rows(self, g):
+        """The backward by the compiled kernels: one pass for the sums, one for dx, which is
+        an affine map of g and x per channel (the closed form above, expanded)."""
+        need_x, need_w, need_b = self.needs_input_grad
+        x, mean, inv_std, dtype = self.x, self.mean, self.inv_std, self.x.dtype
+        g_rows = np.ascontiguousarray(np.moveaxis(g, 1, -1)).reshape(x.shape)
+        sum_g, sum_gx = fused.channel_grad_sums(g_rows, x, mean)
+        dw = (sum_gx * inv_std).astype(dtype) if need_w else None
+        db = sum_g.astype(dtype) if need_b else None
+        if not need_x:
+            return None, dw, db
+        scale = inv_std if self.w is None else self.w * inv_std
+        a, b, shift = scale, np.zeros_like(scale), np.zeros_like(scale)
+        if self.training:  # dx = (g - mean(g) - (x - mean) * inv_std^2 * mean(g (x - mean))) a
+            count = x.shape[0]
+            k = inv_std ** 2 * sum_gx / count
+            b, shift = -scale * k, scale * (mean * k - sum_g / count)
+        dx = np.empty_like(x)
+        fused.channel_affine2(g_rows, *_as(dtype, a), x, *_as(dtype, b, shift), dx)
+        return np.moveaxis(dx.reshape(np.moveaxis(g, 1, -1).shape), -1, 1), dw, db
+
+
+def _channel_rows(x):
+    """x (N, C, *S) as a (N * S, C) view where its memory is channels-last, else None."""
+    last = np.moveaxis(x, 1, -1)
+    return last.reshape(-1, x.shape[1]) if last.flags.c_contiguous else None
+
+
+def _as(dtype, *vectors):
+    return [np.ascontiguousarray(v, dtype=dtype) for v in vectors]
+
+
+def _update_running(running_mean, running_var, mean, var, count, momentum) -> None:
+    """Blend the batch statistics into the running ones (the unbiased variance, as PyTorch)."""
+    if running_mean is not None:
+        _blend(running_mean, mean, momentum)
+    if running_var is not None:
+        _blend(running_var, var * (count / (count - 1)), momentum)
 
 
 def _blend(running, stat, momentum: float) -> None:

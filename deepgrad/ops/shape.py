@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.backend import memory_order, zeros_in_order
 from deepgrad.tensor import Tensor, _dim
 
 
@@ -92,23 +93,30 @@ class Stack(Function):
 
 class Pad(Function):
     """Constant padding (negative amounts crop); reflect/replicate/circular via an index map."""
-    __slots__ = ("shape", "widths", "mode", "crop", "inner")
+    __slots__ = ("shape", "widths", "mode", "crop", "inner", "order")
 
     def forward(self, x, widths, mode, value):
         self.shape, self.widths, self.mode = x.shape, widths, mode
         grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
         if mode != "constant":
             return np.pad(x, grow, mode=_NP_MODES[mode])
-        # negative widths crop: x[crop] is kept, and lands at out[inner]
+        # negative widths crop: x[crop] is kept, and lands at out[inner]; out and the
+        # gradient keep x's memory layout
         self.crop = tuple(slice(max(-lo, 0), n + min(hi, 0))
                           for (lo, hi), n in zip(widths, x.shape))
-        out = np.pad(x[self.crop], grow, mode="constant", constant_values=value)
+        kept = x[self.crop]
+        size = [n + lo + hi for n, (lo, hi) in zip(kept.shape, grow)]
+        self.order = memory_order(x)
+        out = zeros_in_order(size, x.dtype, self.order)
+        if value != 0:
+            out[...] = value
         self.inner = tuple(slice(lo, m - hi) for (lo, hi), m in zip(grow, out.shape))
+        out[self.inner] = kept
         return out
 
     def backward(self, g):
         if self.mode == "constant":
-            out = np.zeros(self.shape, g.dtype)
+            out = zeros_in_order(self.shape, g.dtype, self.order)
             out[self.crop] = g[self.inner]
             return out
         return self._scatter_back(g)

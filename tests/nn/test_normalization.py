@@ -188,6 +188,83 @@ def test_batchnorm_is_stable_far_from_zero():
     np.testing.assert_allclose(y.std(0), 1, atol=1e-2)
 
 
+def channels_last(*shape, **options):
+    """An (N, C, *S) array laid out channels-last, as a convolution returns it."""
+    n, c, *size = shape
+    return np.moveaxis(rand(n, *size, c, **options), -1, 1)
+
+
+@pytest.mark.parametrize("fused_kernels", [True, False], ids=["fused", "numpy"])
+def test_batchnorm_on_channels_last_input_like_torch(fused_kernels, monkeypatch):
+    """A channels-last input (a convolution's output) goes through the compiled kernels where
+    they are available, else through NumPy; both train, evaluate and keep statistics as torch."""
+    from deepgrad.ops import fused
+
+    if not fused_kernels:
+        monkeypatch.setattr(fused, "usable", lambda *arrays: False)
+    elif not fused.available():
+        pytest.skip("Numba is not installed")
+    layer, torch_layer = pair(lambda M: M.BatchNorm2d(4))
+    for i in range(3):
+        x = channels_last(3, 4, 5, 6, seed=40 + i, scale=2.0, shift=i + 3.0)
+        step(layer, torch_layer, x, seed=50 + i)
+        assert nn.BatchNorm2d(4)(dg.tensor(x, requires_grad=True)).grad_fn.rows == fused_kernels
+        assert_state_equal(layer, torch_layer)
+    layer.eval()
+    torch_layer.eval()
+    step(layer, torch_layer, channels_last(3, 4, 5, 6, seed=60), seed=61)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batchnorm_gradcheck_on_channels_last_input(training, affine):
+    """Finite differences in float64 through the channels-last path (fused where available)."""
+    rng = np.random.default_rng(7)
+    x = dg.tensor(rng.standard_normal((2, 3, 4, 3)), requires_grad=True)  # (N, H, W, C)
+    wb = [dg.tensor(rng.standard_normal(3) + 1, requires_grad=True) for _ in range(2 * affine)]
+    mean, var = dg.tensor(rng.standard_normal(3)), dg.tensor(rng.uniform(0.5, 2, 3))
+
+    def f(x, *wb):
+        nchw = x.permute(0, 3, 1, 2)  # a channels-last view
+        if training:
+            return F.batch_norm(nchw, None, None, *wb, training=True)
+        return F.batch_norm(nchw, mean, var, *wb)
+
+    assert dg.autograd.gradcheck(f, (x, *wb))
+
+
+def test_fused_kernels_match_numpy_in_float64():
+    from deepgrad.ops import fused
+
+    if not fused.available():
+        pytest.skip("Numba is not installed")
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((1000, 5)) * 0.01 + 1e4).astype(np.float32)  # far from zero
+    g = rng.standard_normal((1000, 5)).astype(np.float32)
+    mean, var = fused.channel_mean_var(x)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, x64.var(0), rtol=1e-6)
+    sum_g, sum_gx = fused.channel_grad_sums(g, x, mean)
+    np.testing.assert_allclose(sum_g, g.astype(np.float64).sum(0), rtol=1e-10)
+    np.testing.assert_allclose(sum_gx, (g * (x64 - mean)).sum(0), rtol=1e-6)
+    a, b, c = (rng.standard_normal(5).astype(np.float32) for _ in range(3))
+    out = np.empty_like(x)
+    fused.channel_affine2(g, a, x, b, c, out)
+    np.testing.assert_allclose(out, g * a + x * b + c, rtol=1e-5)
+    assert not fused.usable(x.T) and not fused.usable(x, g.astype(np.float64))
+
+
+def test_fused_kernels_can_be_turned_off():
+    import subprocess
+    import sys
+
+    code = "from deepgrad.ops import fused; print(fused.available())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "DEEPGRAD_NUMBA": "0"})
+    assert out.stdout.strip() == "False"
+
+
 def test_float64_layers():
     layer, torch_layer = nn.BatchNorm2d(3, dtype=dg.float64), torch.nn.BatchNorm2d(
         3, dtype=torch.float64)
