@@ -112,6 +112,13 @@ def _operands(rng, dtype):
     yield a, np.broadcast_to(b[:1], (12, 5))
 
 
+@pytest.fixture
+def blas_for_small_products(monkeypatch):
+    """BLAS for the small products of these tests (NumPy otherwise takes them: it is faster)."""
+    monkeypatch.setattr(backend, "_GEMM_MIN_WORK", 0)
+
+
+@pytest.mark.usefixtures("blas_for_small_products")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_matches_numpy_for_every_layout(dtype):
     rng = np.random.default_rng(0)
@@ -132,6 +139,7 @@ def test_gemm_matches_numpy_for_every_layout(dtype):
         np.testing.assert_allclose(transposed_out, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.usefixtures("blas_for_small_products")
 def test_gemm_edge_cases_fall_back_to_numpy():
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)).astype(np.float32)
@@ -148,6 +156,7 @@ def test_gemm_edge_cases_fall_back_to_numpy():
     np.testing.assert_allclose(backend.gemm(square, square, out=square), expected, rtol=1e-5)
 
 
+@pytest.mark.usefixtures("blas_for_small_products")
 def test_conv_and_linear_agree_with_and_without_blas(monkeypatch):
     """The layers give the same numbers through either GEMM (here: the BLAS found, and NumPy's
     matmul with it switched off)."""

@@ -1,6 +1,8 @@
 """Convolution over N spatial dims (1-d, 2-d, ...) and its adjoint, the transposed convolution.
 
-Both are one GEMM per group (a batched matmul over groups) on an im2col matrix. Inside, images
+A stride-1, one-group convolution with enough channels runs by kernel offsets (one accumulating
+GEMM per offset on a shifted view of the padded image; see ``_conv_by_offsets``). Every other
+convolution is one GEMM per group (a batched matmul over groups) on an im2col matrix. Inside, images
 are channels-last, (N, *spatial, C): the im2col copy then reads whole channel rows, the GEMM's
 output (N*L, O) is already the result, and a convolution's output (returned as a channels-last
 view of shape (N, O, *L)) feeds the next one without a transpose. The matrices:
