@@ -131,7 +131,7 @@ def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation, im2col: bool):
     o = w.shape[0]
     flipped = w[(slice(None), slice(None), *(slice(None, None, -1),) * len(kernel))]
     grid = [s + lo + hi for s, (lo, hi) in zip(g.shape[2:], gpads)]
-    if _offsets_pay(o, grid, size):
+    if _offsets_pay(n, o, grid, size):
         wk = np.ascontiguousarray(flipped.reshape(o, c, -1).transpose(2, 0, 1))  # (K, O, C)
         gx = _conv_by_offsets(_channels_last(g, gpads), wk, size, kernel, dilation)
         return np.moveaxis(gx, -1, 1)
@@ -153,10 +153,10 @@ def _input_grad_by_conv(g, w, x_shape, pads, kernel, dilation, im2col: bool):
 _OFFSETS_MIN_CHANNELS, _OFFSETS_MAX_WASTE = 8, 1.35
 
 
-def _offsets_pay(channels: int, grid, out_size) -> bool:
+def _offsets_pay(batch: int, channels: int, grid, out_size) -> bool:
     """Whether a stride-1, one-group convolution reading ``channels`` channels over a padded
-    grid is cheaper by kernel offsets than by im2col."""
-    return channels >= _OFFSETS_MIN_CHANNELS and \
+    grid is cheaper by kernel offsets than by im2col (which also takes empty batches)."""
+    return channels >= _OFFSETS_MIN_CHANNELS and 0 not in (batch, *out_size) and \
         math.prod(grid) <= _OFFSETS_MAX_WASTE * math.prod(out_size)
 
 
@@ -181,20 +181,20 @@ def _conv_by_offsets(xp, wk, out_size, kernel, dilation):
     return np.ascontiguousarray(out.reshape(n, *grid, -1)[(slice(None), *map(slice, out_size))])
 
 
-def _weight_grad_by_offsets(xp, g, kernel, dilation):
-    """The weight gradient (K, O, C) of ``_conv_by_offsets`` from the output gradient g
-    (N, O, *L): per offset, the product of the gradient on the padded grid (zero in the margins)
-    with the same shifted view of the image."""
+def _weight_grad_by_offsets(xp, g_rows, out_size, kernel, dilation):
+    """The weight gradient (K, O, C) of ``_conv_by_offsets`` from the output gradient as rows
+    g_rows (N * L, O): per offset, the product of the gradient on the padded grid (zero in the
+    margins) with the same shifted view of the image."""
     n, *grid, c = xp.shape
-    o, out_size = g.shape[1], g.shape[2:]
+    o = g_rows.shape[1]
     rows = xp.reshape(-1, c)
     offsets = _row_offsets(grid, kernel, dilation)
     length = rows.shape[0] - offsets[-1]
-    on_grid = _scratch((n, *grid, o), g.dtype)
+    on_grid = _scratch((n, *grid, o), g_rows.dtype)
     _zero_border(on_grid, [(0, p - s) for p, s in zip(grid, out_size)])
-    on_grid[(slice(None), *map(slice, out_size))] = np.moveaxis(g, 1, -1)
+    on_grid[(slice(None), *map(slice, out_size))] = g_rows.reshape(n, *out_size, o)
     g_rows = on_grid.reshape(-1, o)[:length]
-    gw = np.empty((len(offsets), o, c), g.dtype)
+    gw = np.empty((len(offsets), o, c), g_rows.dtype)
     for k, offset in enumerate(offsets):
         gemm(g_rows.T, rows[offset:offset + length], out=gw[k])
     return gw
@@ -350,7 +350,7 @@ class ConvNd(Function):
         pointwise = _is_pointwise(kernel, stride, groups)
         grid = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)]
         self.offsets = not pointwise and groups == 1 and all(s == 1 for s in stride) and \
-            _offsets_pay(x.shape[1], grid, out_size) and min(out_size) > 0
+            _offsets_pay(x.shape[0], x.shape[1], grid, out_size)
         self.pooled = False
         if self.offsets:
             self.x = x if _enabled[0] else None
@@ -376,7 +376,7 @@ class ConvNd(Function):
 
     def backward(self, g):
         needs = self.needs_input_grad
-        rows = _rows(g, self.groups)
+        rows = _rows(g, self.groups)  # a view where g is channels-last, as convolutions make
         gw = self._weight_grad(g, rows) if needs[1] else None
         gx = self._input_grad(g, rows) if needs[0] else None
         if len(needs) == 2:
@@ -385,8 +385,9 @@ class ConvNd(Function):
 
     def _weight_grad(self, g, rows):
         if self.offsets:
-            padding, _, kernel, _, dilation = self.geometry
-            gw = _weight_grad_by_offsets(_channels_last(self.x, padding), g, kernel, dilation)
+            padding, out_size, kernel, _, dilation = self.geometry
+            gw = _weight_grad_by_offsets(_channels_last(self.x, padding), rows[0], out_size,
+                                         kernel, dilation)
             return np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(self.w.shape)
         return _unw3(_bmm(rows.transpose(0, 2, 1), self._saved_cols()), self.w.shape)
 

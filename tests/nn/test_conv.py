@@ -326,8 +326,12 @@ def test_buffer_pool_limits_and_ignores_foreign_arrays():
     assert pool.held == 0 and not pool.free
 
 
-def test_empty_batch():
-    """A batch of 0 samples: empty output and gradients of the right shapes, as in torch."""
+@pytest.mark.parametrize("any_channels", [False, True], ids=["default", "offsets-opened"])
+def test_empty_batch(any_channels, request):
+    """A batch of 0 samples: empty output and gradients of the right shapes, as in torch (also
+    with the kernel-offsets path open to these small shapes: empty batches go by im2col)."""
+    if any_channels:
+        request.getfixturevalue("offsets_everywhere")
     x = dg.tensor(np.zeros((0, 3, 5, 5), np.float32), requires_grad=True)
     w = dg.tensor(rand(4, 3, 3, 3), requires_grad=True)
     for options in (dict(padding=1), dict(stride=2), dict()):
