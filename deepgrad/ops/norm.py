@@ -47,13 +47,13 @@ class BatchNorm(Function):
     ``deepgrad.ops.fused`` where they are available: two passes forward, two backward. Otherwise
     the NumPy lines below do the same.
     """
-    __slots__ = ("xc", "x", "mean", "inv_std", "w", "training", "rows")
+    __slots__ = ("xc", "x", "mean", "inv_std", "w", "training", "by_kernels")
 
     def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
         self.training, self.w = training, weight
         rows = _channel_rows(x)
-        self.rows = rows is not None and fused.usable(rows)
-        if self.rows:
+        self.by_kernels = rows is not None and fused.usable(rows)
+        if self.by_kernels:
             return self._forward_rows(x, rows, weight, bias, running_mean, running_var,
                                       momentum, eps)
         n, c = x.shape[:2]
@@ -95,7 +95,7 @@ class BatchNorm(Function):
         return np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
 
     def backward(self, g):
-        if self.rows:
+        if self.by_kernels:
             return self._backward_rows(g)
         need_x, need_w, need_b = self.needs_input_grad
         scale = self.inv_std if self.w is None else self.w * self.inv_std
