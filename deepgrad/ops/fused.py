@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 
 import numpy as np
 
@@ -36,9 +37,20 @@ def _numba():
     return numba
 
 
+@functools.cache
 def available() -> bool:
-    """Whether the compiled kernels can be used."""
-    return _numba() is not None
+    """Whether the compiled kernels can be used: Numba is there and compiles one of them (a
+    Numba that cannot, say on an unsupported CPU, leaves NumPy in charge, with a warning)."""
+    if _numba() is None:
+        return False
+    try:
+        relu(np.zeros(2, np.float32), np.empty(2, np.float32))
+    except Exception as error:  # any compiler failure: fall back rather than fail the op
+        warnings.warn(f"deepgrad: Numba is installed but could not compile its kernels "
+                      f"({type(error).__name__}: {error}); using the NumPy paths", RuntimeWarning,
+                      stacklevel=2)
+        return False
+    return True
 
 
 def usable(*arrays) -> bool:

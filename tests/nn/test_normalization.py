@@ -256,6 +256,29 @@ def test_fused_kernels_match_numpy_in_float64():
     assert not fused.usable(x.T) and not fused.usable(x, g.astype(np.float64))
 
 
+def test_a_numba_that_cannot_compile_leaves_numpy_in_charge(monkeypatch):
+    from deepgrad.ops import fused
+
+    if fused._numba() is None:
+        pytest.skip("Numba is not installed")
+
+    def broken(*arrays):
+        raise RuntimeError("no target for this CPU")
+
+    monkeypatch.setattr(fused, "relu", broken)
+    fused.available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="could not compile its kernels"):
+            assert not fused.available()
+        x = channels_last(2, 3, 4, 4)
+        y = F.batch_norm(dg.tensor(x, requires_grad=True), None, None, training=True)
+        assert not y.grad_fn.by_kernels
+    finally:
+        monkeypatch.undo()
+        fused.available.cache_clear()
+    assert fused.available()
+
+
 def test_fused_kernels_can_be_turned_off():
     import subprocess
     import sys
