@@ -34,7 +34,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from deepgrad.autograd import Function
-from deepgrad.backend import get_num_threads, set_num_threads
+from deepgrad.backend import gemm, get_num_threads, set_num_threads
 
 __all__ = ["LSTMLayer", "GRULayer", "RNNLayer", "PackRows", "UnpackRows"]
 
@@ -86,7 +86,7 @@ def _project(x, w, bias, scale=None):
     if scale is not None:
         w = w * scale[:, None]
         bias = None if bias is None else bias * scale
-    out = np.matmul(x.reshape(T * B, -1), w.T)
+    out = gemm(x.reshape(T * B, -1), w.T)
     if bias is not None:
         out += bias
     return out.reshape(T, B, -1)
@@ -134,10 +134,10 @@ def _weight_grads(fn, x, da, dgh, prev, w_ih, rows=None):
         out[rows] = g
         return out
 
-    dx = np.matmul(da2, w_ih if rows is None else w_ih[rows]).reshape(x.shape) \
+    dx = gemm(da2, w_ih if rows is None else w_ih[rows]).reshape(x.shape) \
         if need[0] else None
-    dw_ih = back(np.matmul(da2.T, x.reshape(T * B, -1))) if need[1] else None
-    dw_hh = back(np.matmul(dgh2.T, prev.reshape(T * B, -1))) if need[2] else None
+    dw_ih = back(gemm(da2.T, x.reshape(T * B, -1))) if need[1] else None
+    dw_hh = back(gemm(dgh2.T, prev.reshape(T * B, -1))) if need[2] else None
     db_ih = back(da2.sum(0)) if len(need) > 3 and need[3] else None
     db_hh = None
     if len(need) > 4 and need[4]:
@@ -170,15 +170,13 @@ class LSTMLayer(Function):
         hs = _states(T, B, H, dt, h0, reverse)
         cs = _states(T, B, H, dt, c0, reverse)
         tanh_c = _buffer((T, B, H), dt, batch_sizes)
-        hidden = np.empty((B, 4 * H), dt)
         ig = np.empty((B, H), dt)
         H3 = 3 * H
         with _serial_blas(B):
             for t, p, q in _steps(T, reverse):
                 n = _running(batch_sizes, t, B)
                 g = gates[t, :n]
-                np.matmul(hs[p, :n], w_hh_t, out=hidden[:n])
-                g += hidden[:n]
+                gemm(hs[p, :n], w_hh_t, out=g, accumulate=True)
                 np.tanh(g, out=g)
                 sig = g[:, :H3]
                 sig *= 0.5
@@ -237,7 +235,7 @@ class LSTMLayer(Function):
                 a[:, H3:] *= dcand[t, :n]
                 a[:, :H3] *= dsig[t, :n]
                 dc_n *= g[:, H:2 * H]
-                np.matmul(a, w_hh, out=dh_n)
+                gemm(a, w_hh, out=dh_n)
         grads = _weight_grads(self, x, da, da, _prev_states(hs, reverse), self.w_ih, rows)
         need = self.needs_input_grad
         return (*grads, dh if need[5] else None, dc if need[6] else None)
@@ -270,7 +268,7 @@ class GRULayer(Function):
                 n = _running(batch_sizes, t, B)
                 g = gates[t, :n]
                 hid = hidden[:n]
-                np.matmul(hs[p, :n], w_hh_t, out=hid)
+                gemm(hs[p, :n], w_hh_t, out=hid)
                 if b_hh is not None:
                     hid += b_hh
                 rz = g[:, :H2]
@@ -328,7 +326,7 @@ class GRULayer(Function):
                 np.multiply(a[:, H2:], d_r[t, :n], out=b[:, :H])
                 np.multiply(a[:, H2:], r[t, :n], out=b[:, H2:])
                 np.multiply(dh_n, z[t, :n], out=tmp[:n])
-                np.matmul(b, w_hh, out=dh_n)
+                gemm(b, w_hh, out=dh_n)
                 dh_n += tmp[:n]
         da[..., :H2] = dgh[..., :H2]
         grads = _weight_grads(self, x, da, dgh, prev, self.w_ih)
@@ -354,7 +352,7 @@ class RNNLayer(Function):
             for t, p, q in _steps(T, reverse):
                 n = _running(batch_sizes, t, B)
                 h = hs[q, :n]
-                np.matmul(hs[p, :n], w_hh_t, out=h)
+                gemm(hs[p, :n], w_hh_t, out=h)
                 h += pre[t, :n]
                 if relu:
                     np.maximum(h, 0, out=h)
@@ -385,7 +383,7 @@ class RNNLayer(Function):
                 dh_n = dh[:n]
                 dh_n += grad[t, :n]
                 np.multiply(dh_n, dact[t, :n], out=a)
-                np.matmul(a, w_hh, out=dh_n)
+                gemm(a, w_hh, out=dh_n)
         grads = _weight_grads(self, x, da, da, _prev_states(hs, reverse), self.w_ih)
         return (*grads, dh if self.needs_input_grad[5] else None)
 
