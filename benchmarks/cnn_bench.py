@@ -126,7 +126,7 @@ print(json.dumps(out))
 
 # (category, test on (file, class-qualified function name)); the first match wins. NumPy's
 # matmul is an operator, not a profiled call: a GEMM's time is the self time of its caller, and
-# so is the time of deepgrad's backend.gemm (BLAS through ctypes) and of its compiled kernels.
+# so is the time of deepgrad's blas.gemm (BLAS through ctypes) and of its compiled kernels.
 CATEGORIES = [
     ("im2col (copies, padding)", lambda f, n: f.endswith("ops/conv.py") and n in (
         "_cols", "_channels_last", "_zero_border")),
@@ -196,11 +196,11 @@ def breakdown(run, steps: int) -> None:
 
 def _charge(totals, func, seconds, stats, depth=0) -> None:
     """Add a profiled function's self time to its group; a built-in, NumPy function,
-    backend.gemm or compiled kernel (ops/fused.py) has no group of its own and shares its time
+    blas.gemm or compiled kernel (ops/fused.py) has no group of its own and shares its time
     among its callers' groups (in proportion to the time each caller's calls took)."""
     filename, line, function = func
     helper = "site-packages" in filename or filename == "~" or not filename.endswith(".py") \
-        or (filename.endswith("deepgrad/backend.py") and function == "gemm") \
+        or (filename.endswith("deepgrad/blas.py") and function == "gemm") \
         or filename.endswith("deepgrad/ops/fused.py")
     if not helper:
         name = _qualname(filename, line, function)

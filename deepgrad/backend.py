@@ -1,4 +1,6 @@
 """The array layer: which array module holds the numbers, the dtypes, and the random source.
+BLAS (matrix products, vector updates, threads) is in ``deepgrad.blas``; its public names are
+re-exported here.
 
 Everything above this module works on arrays through ``xp`` (NumPy today, CuPy on a GPU later),
 so a primitive's forward and backward read like the maths written with NumPy.
@@ -7,11 +9,19 @@ so a primitive's forward and backward read like the maths written with NumPy.
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 import sys
 
 import numpy as np
+
+from deepgrad.blas import (  # noqa: F401  (re-exported: the array layer's BLAS)
+    axpy,
+    gemm,
+    gemm_library,
+    get_num_threads,
+    scal,
+    set_num_threads,
+)
 
 xp = np  # the array module; one place to swap in CuPy
 
@@ -161,245 +171,3 @@ def zeros_in_order(shape, dtype, order) -> np.ndarray:
     array = np.zeros([shape[d] for d in order], dtype)
     return array.transpose(np.argsort(order))
 
-
-# -- BLAS libraries -------------------------------------------------------------------------------
-# NumPy's PyPI wheels ship OpenBLAS; deepgrad calls some of its routines directly (below). The
-# optional ``mkl`` package (``pip install deepgrad[fast]``) brings Intel's MKL, the BLAS in
-# PyTorch's CPU build: on the skinny GEMMs of convolutions (tens of output channels, tens of
-# thousands of rows) OpenBLAS reaches about 100 GFLOP/s on one core of this machine and MKL
-# 110-150. Where MKL is installed (and DEEPGRAD_MKL is not 0), deepgrad's GEMMs and vector
-# updates go through it. It threads through GNU OpenMP where libgomp is present, else it runs
-# on one thread.
-def _numpy_openblas():
-    """The OpenBLAS library inside NumPy's wheel (a ctypes CDLL), or None if there is none."""
-    root = os.path.dirname(np.__file__)
-    candidates = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "libscipy_openblas64_*"))
-    candidates += glob.glob(os.path.join(root, ".dylibs", "libscipy_openblas64_*"))
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path)
-            lib.scipy_cblas_saxpy64_  # noqa: B018  (the symbols used below are there)
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
-_MKL_SEQUENTIAL, _MKL_GNU = 1, 3
-
-
-def _mkl_library():
-    """The ``mkl`` package's libmkl_rt (a ctypes CDLL) with its threading layer chosen, or None.
-    MKL loads that layer at its first call and exits the process if it fails, so the layer is
-    chosen here: GNU OpenMP where libgomp loads, else none (one thread)."""
-    if os.environ.get("DEEPGRAD_MKL", "1") == "0" or not sys.platform.startswith("linux"):
-        return None
-    try:
-        from importlib import metadata
-        files = metadata.files("mkl") or []
-    except Exception:  # not installed, or its metadata unreadable
-        return None
-    for f in files:
-        if os.path.basename(str(f)).startswith("libmkl_rt.so"):
-            try:
-                lib = ctypes.CDLL(str(f.locate()))
-            except OSError:
-                continue
-            if "MKL_THREADING_LAYER" not in os.environ:
-                lib.MKL_Set_Threading_Layer(_MKL_GNU if _gomp_loads() else _MKL_SEQUENTIAL)
-            return lib
-    return None
-
-
-def _gomp_loads() -> bool:
-    try:
-        ctypes.CDLL("libgomp.so.1")
-        return True
-    except OSError:
-        return False
-
-
-_OPENBLAS = _numpy_openblas()
-_MKL = _mkl_library()
-_INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
-_REALS = ((np.float32, ctypes.c_float, "s"), (np.float64, ctypes.c_double, "d"))
-
-
-# -- in-place vector updates ----------------------------------------------------------------------
-# Optimizers update every parameter each step. NumPy's elementwise ops run on one core and take a
-# pass per operation; BLAS's axpy and scal update in place in one pass, on the BLAS's threads.
-# They come from MKL where it is used, else from NumPy's OpenBLAS (the library that owns the
-# thread pool: a second BLAS, such as SciPy's, would fight it for the cores). Where neither is
-# found, the plain NumPy lines below do the same work.
-def _vector_ops(lib, axpy_name: str, scal_name: str, size_t):
-    """{dtype: (axpy, scal)} from a BLAS library (names with {} for the s/d prefix), or {}."""
-    if lib is None:
-        return {}
-    try:
-        routines = {}
-        for dt, c_real, p in _REALS:
-            axpy, scal = getattr(lib, axpy_name.format(p)), getattr(lib, scal_name.format(p))
-            ptr = ctypes.c_void_p
-            axpy.argtypes, axpy.restype = (size_t, c_real, ptr, size_t, ptr, size_t), None
-            scal.argtypes, scal.restype = (size_t, c_real, ptr, size_t), None
-            routines[np.dtype(dt)] = (axpy, scal)
-        return routines
-    except AttributeError:
-        return {}
-
-
-_BLAS = _vector_ops(_MKL, "cblas_{}axpy", "cblas_{}scal", ctypes.c_int) or \
-    _vector_ops(_OPENBLAS, "scipy_cblas_{}axpy64_", "scipy_cblas_{}scal64_", ctypes.c_int64)
-
-
-# Below this many elements a BLAS call through ctypes costs more than NumPy's passes save.
-_BLAS_MIN_SIZE = 16384
-
-
-def _blas_vector_ops(y):
-    """(axpy, scal) for y's dtype where y is large enough to gain from them, else None."""
-    return _BLAS.get(y.dtype) if _BLAS_MIN_SIZE <= y.size <= _INT_MAX else None
-
-
-def axpy(a: float, x, y, scratch) -> None:
-    """y += a * x, in place; scratch (y's shape and dtype) holds a * x where BLAS is not used."""
-    routines = _blas_vector_ops(y)
-    if routines and x.dtype == y.dtype and x.shape == y.shape and _dense(x) and _dense(y):
-        routines[0](y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
-    else:
-        y += np.multiply(x, a, out=scratch)
-
-
-def scal(a: float, y) -> None:
-    """y *= a, in place."""
-    routines = _blas_vector_ops(y)
-    if routines and _dense(y):
-        routines[1](y.size, a, y.ctypes.data, 1)
-    else:
-        y *= a
-
-
-def _dense(a) -> bool:
-    return a.flags.c_contiguous and a.flags.writeable
-
-
-# -- matrix products ------------------------------------------------------------------------------
-# ``gemm`` calls cblas_?gemm of MKL where it is used, else of NumPy's OpenBLAS, directly: it can
-# then add the product into its output in place (BLAS's beta = 1), which NumPy's matmul cannot.
-# Where neither library is found it is NumPy's matmul.
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-# Below this many multiply-adds NumPy's matmul is faster: a call through ctypes costs about 8 us
-# (measured: 32x64 @ 64x64 in 12 us against NumPy's 2.7 us; 32x128 @ 128x128, 17 us against 11).
-_GEMM_MIN_WORK = 1 << 21
-
-
-def _gemms(lib, name: str, size_t):
-    """{dtype: cblas_?gemm} from a BLAS library (name with {} for the s/d prefix), or {}."""
-    if lib is None:
-        return {}
-    try:
-        gemms = {}
-        for dt, c_real, p in _REALS:
-            f = getattr(lib, name.format(p))
-            i, n, ptr = ctypes.c_int, size_t, ctypes.c_void_p
-            f.argtypes = (i, i, i, n, n, n, c_real, ptr, n, ptr, n, c_real, ptr, n)
-            f.restype = None
-            gemms[np.dtype(dt)] = f
-        return gemms
-    except AttributeError:
-        return {}
-
-
-_GEMMS = _gemms(_MKL, "cblas_{}gemm", ctypes.c_int) or \
-    _gemms(_OPENBLAS, "scipy_cblas_{}gemm64_", ctypes.c_int64)
-
-
-def gemm_library() -> str:
-    """Which library runs ``gemm``: 'mkl', 'openblas' or 'numpy'."""
-    if not _GEMMS:
-        return "numpy"
-    return "mkl" if _MKL is not None else "openblas"
-
-
-def _blas_operand(a):
-    """(transpose flag, leading dimension) of a 2-D array BLAS can read in place, or None."""
-    (s0, s1), n = a.strides, a.itemsize
-    if s1 == n and s0 % n == 0 and a.shape[1] <= s0 // n <= _INT_MAX:
-        return _NO_TRANS, s0 // n
-    if s0 == n and s1 % n == 0 and a.shape[0] <= s1 // n <= _INT_MAX:
-        return _TRANS, s1 // n
-    return None
-
-
-def gemm(a, b, out=None, accumulate: bool = False):
-    """The product of 2-D arrays a @ b, written into ``out`` when given, or added to it with
-    ``accumulate``. BLAS runs it where the operands are strided rows or columns of one floating
-    dtype and ``out`` has contiguous rows; NumPy's matmul otherwise."""
-    f = _GEMMS.get(a.dtype)
-    if f is None or b.dtype != a.dtype or a.shape[1] != b.shape[0] or 0 in a.shape + b.shape \
-            or max(a.shape + b.shape) > _INT_MAX or a.size * b.shape[1] < _GEMM_MIN_WORK:
-        return _numpy_gemm(a, b, out, accumulate)
-    ta, tb = _blas_operand(a), _blas_operand(b)
-    if out is None:
-        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-    to = _blas_operand(out)
-    if ta is None or tb is None or out.dtype != a.dtype or to is None or to[0] != _NO_TRANS \
-            or not out.flags.writeable or np.may_share_memory(out, a) \
-            or np.may_share_memory(out, b):
-        return _numpy_gemm(a, b, out, accumulate)
-    (m, k), n = a.shape, b.shape[1]
-    f(_ROW_MAJOR, ta[0], tb[0], m, n, k, 1.0, a.ctypes.data, ta[1], b.ctypes.data, tb[1],
-      float(accumulate), out.ctypes.data, to[1])
-    return out
-
-
-def _numpy_gemm(a, b, out, accumulate: bool):
-    if out is not None and accumulate:
-        out += a @ b
-        return out
-    return np.matmul(a, b, out=out)
-
-
-# -- threads --------------------------------------------------------------------------------------
-# NumPy's matrix products run on OpenBLAS's thread pool (all cores by default; OPENBLAS_NUM_THREADS
-# sets it at start-up). On a machine whose cores are busy with other processes, a pool as large
-# as the core count can be far slower than one thread: its threads wait for each other at every
-# product (a 64x9216 @ 9216x128 product was measured at 2 ms on one thread and 500 ms on two
-# on a 2-core machine running 7 other jobs). set_num_threads changes the pool while running.
-# Where MKL runs the GEMMs, it takes that thread count and OpenBLAS keeps one thread: two pools
-# on the same cores spin against each other (an MNIST CNN step took 100 ms with both at two
-# threads, 50 ms with MKL alone at two). In a process that also imports PyTorch, MKL shares GNU
-# OpenMP with it, so torch.set_num_threads caps MKL's threads too.
-def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for matrix products (as ``torch.set_num_threads``)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
-    if _MKL is not None:
-        _MKL.MKL_Set_Num_Threads(ctypes.c_int(n))
-    elif _OPENBLAS is not None:
-        _OPENBLAS.scipy_openblas_set_num_threads64_(ctypes.c_int(n))
-    else:
-        raise RuntimeError("set_num_threads: NumPy's OpenBLAS was not found; set "
-                           "OPENBLAS_NUM_THREADS (or your BLAS's variable) before starting")
-
-
-def get_num_threads() -> int:
-    """The number of threads matrix products use (1 where no BLAS library was found)."""
-    if _MKL is not None:
-        return int(_MKL.MKL_Get_Max_Threads())
-    if _OPENBLAS is None:
-        return 1
-    return int(_OPENBLAS.scipy_openblas_get_num_threads64_())
-
-
-def _hand_threads_to_mkl() -> None:
-    """Give MKL OpenBLAS's thread count (unless MKL's own variables set one) and OpenBLAS one."""
-    if _MKL is None or _OPENBLAS is None:
-        return
-    if not any(v in os.environ for v in ("MKL_NUM_THREADS", "OMP_NUM_THREADS")):
-        count = int(_OPENBLAS.scipy_openblas_get_num_threads64_())
-        _MKL.MKL_Set_Num_Threads(ctypes.c_int(count))
-    _OPENBLAS.scipy_openblas_set_num_threads64_(ctypes.c_int(1))
-
-
-_hand_threads_to_mkl()

@@ -61,6 +61,9 @@ deepgrad and a torch tensor, for hand-written tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 import zlib
 from collections.abc import Callable
@@ -357,3 +360,16 @@ def make_tests(specs: list[OpSpec]):
         check_oracle(spec, case, float_dtype, strided)
 
     return test_gradcheck, test_oracle
+
+
+def in_fresh_process(expression: str, variable: str, value):
+    """print(expression) in a new interpreter that imported deepgrad.backend as b, with the
+    environment variable set to value (or unset for None)."""
+    env = dict(os.environ)
+    env.pop(variable, None)
+    if value is not None:
+        env[variable] = value
+    out = subprocess.run([sys.executable, "-c",
+                          f"import deepgrad.backend as b; print({expression})"],
+                         capture_output=True, text=True, env=env, check=True)
+    return out.stdout.strip()

@@ -1,35 +1,20 @@
-"""backend: the malloc tuning applied at import (and its opt-out), the BLAS thread count, and
-the GEMM (MKL where the optional package is installed, NumPy otherwise)."""
+"""backend: the malloc tuning applied at import (and its opt-out) and the memory-layout helpers.
+BLAS (GEMM, threads) is tested in test_blas.py."""
 
-import os
 import platform
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from harness import in_fresh_process
 
-import deepgrad as dg
 from deepgrad import backend
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
-def _in_fresh_process(expression: str, variable: str, value):
-    """print(expression) in a new interpreter that imported deepgrad.backend as b, with the
-    environment variable set to value (or unset for None)."""
-    env = dict(os.environ)
-    env.pop(variable, None)
-    if value is not None:
-        env[variable] = value
-    out = subprocess.run([sys.executable, "-c",
-                          f"import deepgrad.backend as b; print({expression})"],
-                         capture_output=True, text=True, env=env, check=True)
-    return out.stdout.strip()
-
-
 def _tuned_in_fresh_process(env_value):
-    return _in_fresh_process("b.MALLOC_TUNED", "DEEPGRAD_MALLOC_TUNING", env_value)
+    return in_fresh_process("b.MALLOC_TUNED", "DEEPGRAD_MALLOC_TUNING", env_value)
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc tuning applies to glibc Linux only")
@@ -39,153 +24,11 @@ def test_malloc_tuning_applies_on_glibc_and_can_be_turned_off():
     assert _tuned_in_fresh_process("0") == "False"
 
 
-def test_set_num_threads_round_trip_and_errors():
-    before = backend.get_num_threads()
-    assert before >= 1
-    if backend._OPENBLAS is None and backend._MKL is None:
-        with pytest.raises(RuntimeError, match="set_num_threads"):
-            backend.set_num_threads(1)
-        return
-    try:
-        backend.set_num_threads(1)
-        assert backend.get_num_threads() == 1
-        a = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)
-        np.testing.assert_allclose(a @ a.T, a.astype(np.float64) @ a.T, rtol=1e-4, atol=1e-3)
-    finally:
-        backend.set_num_threads(before)
-    assert backend.get_num_threads() == before
-    for bad in (0, -2, 1.5, True, "2"):
-        with pytest.raises(ValueError, match=r"set_num_threads: expected a positive int"):
-            backend.set_num_threads(bad)
-
-
-def test_training_step_unchanged_by_thread_count():
-    """A conv step gives the same numbers on one thread as on the default pool."""
-    if backend._OPENBLAS is None:
-        pytest.skip("NumPy's OpenBLAS not found")
-    before = backend.get_num_threads()
-    results = []
-    try:
-        for n in (1, before):
-            backend.set_num_threads(n)
-            dg.manual_seed(0)
-            conv = dg.nn.Conv2d(3, 8, 3, padding=1)
-            x = dg.tensor(np.random.default_rng(1).standard_normal((4, 3, 9, 9))
-                          .astype(np.float32))
-            (conv(x) ** 2).mean().backward()
-            results.append(conv.weight.grad.numpy().copy())
-    finally:
-        backend.set_num_threads(before)
-    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
-
-
-def _library_in_fresh_process(env_value):
-    return _in_fresh_process("b.gemm_library()", "DEEPGRAD_MKL", env_value)
-
-
-def _mkl_installed() -> bool:
-    from importlib import metadata
-    try:
-        metadata.version("mkl")
-    except metadata.PackageNotFoundError:
-        return False
-    return sys.platform.startswith("linux")
-
-
-def test_gemm_library_is_mkl_where_installed_and_can_be_turned_off():
-    blas = "openblas" if backend._OPENBLAS is not None else "numpy"
-    assert _library_in_fresh_process(None) == ("mkl" if _mkl_installed() else blas)
-    assert _library_in_fresh_process("0") == blas
-
-
-def _operands(rng, dtype):
-    """(a, b) pairs covering each BLAS layout (rows, columns, padded rows) and some it cannot
-    read in place (every other column; a broadcast)."""
-    a = rng.standard_normal((7, 12)).astype(dtype)
-    b = rng.standard_normal((12, 5)).astype(dtype)
-    wide = rng.standard_normal((7, 20)).astype(dtype)
-    yield a, b
-    yield np.ascontiguousarray(a.T).T, b
-    yield a, np.ascontiguousarray(b.T).T
-    yield wide[:, 3:15], b[:, ::-1]
-    yield wide[:, ::2][:, :6], b[:6]
-    yield a, np.broadcast_to(b[:1], (12, 5))
-
-
-@pytest.fixture
-def blas_for_small_products(monkeypatch):
-    """BLAS for the small products of these tests (NumPy otherwise takes them: it is faster)."""
-    monkeypatch.setattr(backend, "_GEMM_MIN_WORK", 0)
-
-
-@pytest.mark.usefixtures("blas_for_small_products")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_matches_numpy_for_every_layout(dtype):
-    rng = np.random.default_rng(0)
-    for a, b in _operands(rng, dtype):
-        expected = a.astype(np.float64) @ b.astype(np.float64)
-        got = backend.gemm(a, b)
-        assert got.dtype == dtype and got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-        out = np.full(expected.shape, np.nan, dtype)
-        assert backend.gemm(a, b, out=out) is out
-        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-        wide_out = np.ones((expected.shape[0], 9), dtype)  # rows of out padded; added to
-        assert backend.gemm(a, b, out=wide_out[:, 2:7], accumulate=True).base is wide_out
-        np.testing.assert_allclose(wide_out[:, 2:7], expected + 1, rtol=1e-5, atol=1e-5)
-        np.testing.assert_array_equal(wide_out[:, :2], 1)
-        transposed_out = np.zeros(expected.shape[::-1], dtype).T  # columns: NumPy's path
-        backend.gemm(a, b, out=transposed_out, accumulate=True)
-        np.testing.assert_allclose(transposed_out, expected, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.usefixtures("blas_for_small_products")
-def test_gemm_edge_cases_fall_back_to_numpy():
-    rng = np.random.default_rng(1)
-    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)).astype(np.float32)
-    np.testing.assert_allclose(backend.gemm(a, b), a @ b)  # mixed dtypes: NumPy's promotion
-    assert backend.gemm(np.ones((0, 3), np.float32), np.ones((3, 2), np.float32)).shape == (0, 2)
-    np.testing.assert_array_equal(
-        backend.gemm(np.ones((2, 0), np.float32), np.ones((0, 3), np.float32)), np.zeros((2, 3)))
-    ints = backend.gemm(np.arange(6).reshape(2, 3), np.arange(3).reshape(3, 1))
-    np.testing.assert_array_equal(ints, [[5], [14]])
-    with pytest.raises(ValueError):
-        backend.gemm(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
-    square = rng.standard_normal((5, 5)).astype(np.float32)
-    expected = square @ square
-    np.testing.assert_allclose(backend.gemm(square, square, out=square), expected, rtol=1e-5)
-
-
-@pytest.mark.usefixtures("blas_for_small_products")
-def test_conv_and_linear_agree_with_and_without_blas(monkeypatch):
-    """The layers give the same numbers through either GEMM (here: the BLAS found, and NumPy's
-    matmul with it switched off)."""
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((3, 8, 16, 16)).astype(np.float32)
-
-    def step():  # the first convolution runs by kernel offsets (accumulating GEMMs)
-        dg.manual_seed(0)
-        net = dg.nn.Sequential(dg.nn.Conv2d(8, 8, 3, padding=1), dg.nn.ReLU(),
-                               dg.nn.Conv2d(8, 4, 3, stride=2), dg.nn.Flatten(),
-                               dg.nn.Linear(196, 5))
-        xt = dg.tensor(x, requires_grad=True)
-        (net(xt) ** 2).mean().backward()
-        return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()]
-
-    default = step()
-    monkeypatch.setattr(backend, "_GEMMS", {})
-    for got, expected in zip(step(), default):
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
-
-
-@pytest.mark.skipif(not _mkl_installed(), reason="the optional mkl package is not installed")
-def test_mkl_takes_the_thread_count_and_openblas_keeps_one():
-    # in a fresh process: PyTorch, imported by the tests, shares GNU OpenMP with MKL and its
-    # set_num_threads caps MKL's threads too
-    code = ("import deepgrad.backend as b; b.set_num_threads(2); "
-            "print(b.get_num_threads(), b._OPENBLAS.scipy_openblas_get_num_threads64_())")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DEEPGRAD_MKL", "MKL_NUM_THREADS", "OMP_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
-    assert out.stdout.split() == ["2", "1"]
+def test_zeros_in_order_keeps_a_layout():
+    channels_last = np.zeros((2, 5, 4, 3), np.float32).transpose(0, 3, 1, 2)  # (N, C, H, W)
+    order = backend.memory_order(channels_last)
+    assert order == (0, 2, 3, 1)
+    z = backend.zeros_in_order(channels_last.shape, np.float32, order)
+    assert z.shape == channels_last.shape and z.strides == channels_last.strides
+    assert not z.any()
+    assert backend.memory_order(np.zeros((3, 4))) == (0, 1)

@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from deepgrad.autograd import Function
 from deepgrad.autograd.grad_mode import _enabled
-from deepgrad.backend import gemm
+from deepgrad.blas import gemm
 
 
 def _channels_last(x, pads):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from deepgrad.autograd import Function
-from deepgrad.backend import gemm
+from deepgrad.blas import gemm
 from deepgrad.ops.promote import binary_operands
 from deepgrad.tensor import Tensor
 

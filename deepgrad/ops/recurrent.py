@@ -34,7 +34,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from deepgrad.autograd import Function
-from deepgrad.backend import gemm, get_num_threads, set_num_threads
+from deepgrad.blas import gemm, get_num_threads, set_num_threads
 
 __all__ = ["LSTMLayer", "GRULayer", "RNNLayer", "PackRows", "UnpackRows"]
 
