@@ -78,56 +78,68 @@ _INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
 _REALS = ((np.float32, ctypes.c_float, "s"), (np.float64, ctypes.c_double, "d"))
 
 
+def _bind(lib, name: str, argtypes) -> dict:
+    """{dtype: routine} for float32 and float64 from a BLAS library: ``name`` has {} for the s/d
+    prefix, ``argtypes(c_real)`` gives the routine's argument types. {} where a symbol is
+    missing."""
+    try:
+        routines = {}
+        for dt, c_real, p in _REALS:
+            f = getattr(lib, name.format(p))
+            f.argtypes, f.restype = argtypes(c_real), None
+            routines[np.dtype(dt)] = f
+        return routines
+    except AttributeError:
+        return {}
+
+
+def _library_routines(lib, prefix: str, suffix: str, size_t):
+    """(axpy, scal, gemm) of a BLAS library, each {dtype: routine} (``prefix{s|d}name{suffix}``,
+    sizes of type size_t), or None where the library or one of them is missing."""
+    if lib is None:
+        return None
+    n, i, p = size_t, ctypes.c_int, ctypes.c_void_p
+    routines = (_bind(lib, f"{prefix}{{}}axpy{suffix}", lambda r: (n, r, p, n, p, n)),
+                _bind(lib, f"{prefix}{{}}scal{suffix}", lambda r: (n, r, p, n)),
+                _bind(lib, f"{prefix}{{}}gemm{suffix}",
+                      lambda r: (i, i, i, n, n, n, r, p, n, p, n, r, p, n)))
+    return routines if all(routines) else None
+
+
+# MKL's routines where it is used, else OpenBLAS's, else none (NumPy does the work)
+_AXPY, _SCAL, _GEMMS = _library_routines(_MKL, "cblas_", "", ctypes.c_int) \
+    or _library_routines(_OPENBLAS, "scipy_cblas_", "64_", ctypes.c_int64) or ({}, {}, {})
+
+
 # -- in-place vector updates ----------------------------------------------------------------------
 # Optimizers update every parameter each step. NumPy's elementwise ops run on one core and take a
 # pass per operation; BLAS's axpy and scal update in place in one pass, on the BLAS's threads.
 # They come from MKL where it is used, else from NumPy's OpenBLAS (the library that owns the
 # thread pool: a second BLAS, such as SciPy's, would fight it for the cores). Where neither is
 # found, the plain NumPy lines below do the same work.
-def _vector_ops(lib, axpy_name: str, scal_name: str, size_t):
-    """{dtype: (axpy, scal)} from a BLAS library (names with {} for the s/d prefix), or {}."""
-    if lib is None:
-        return {}
-    try:
-        routines = {}
-        for dt, c_real, p in _REALS:
-            axpy, scal = getattr(lib, axpy_name.format(p)), getattr(lib, scal_name.format(p))
-            ptr = ctypes.c_void_p
-            axpy.argtypes, axpy.restype = (size_t, c_real, ptr, size_t, ptr, size_t), None
-            scal.argtypes, scal.restype = (size_t, c_real, ptr, size_t), None
-            routines[np.dtype(dt)] = (axpy, scal)
-        return routines
-    except AttributeError:
-        return {}
-
-
-_BLAS = _vector_ops(_MKL, "cblas_{}axpy", "cblas_{}scal", ctypes.c_int) or \
-    _vector_ops(_OPENBLAS, "scipy_cblas_{}axpy64_", "scipy_cblas_{}scal64_", ctypes.c_int64)
-
-
 # Below this many elements a BLAS call through ctypes costs more than NumPy's passes save.
 _BLAS_MIN_SIZE = 16384
 
 
-def _blas_vector_ops(y):
-    """(axpy, scal) for y's dtype where y is large enough to gain from them, else None."""
-    return _BLAS.get(y.dtype) if _BLAS_MIN_SIZE <= y.size <= _INT_MAX else None
+def _vector_routine(routines: dict, y):
+    """The routine for y's dtype where y is large enough to gain from BLAS, else None."""
+    return routines.get(y.dtype) if _BLAS_MIN_SIZE <= y.size <= _INT_MAX else None
 
 
 def axpy(a: float, x, y, scratch) -> None:
     """y += a * x, in place; scratch (y's shape and dtype) holds a * x where BLAS is not used."""
-    routines = _blas_vector_ops(y)
-    if routines and x.dtype == y.dtype and x.shape == y.shape and _dense(x) and _dense(y):
-        routines[0](y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+    f = _vector_routine(_AXPY, y)
+    if f and x.dtype == y.dtype and x.shape == y.shape and _dense(x) and _dense(y):
+        f(y.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
     else:
         y += np.multiply(x, a, out=scratch)
 
 
 def scal(a: float, y) -> None:
     """y *= a, in place."""
-    routines = _blas_vector_ops(y)
-    if routines and _dense(y):
-        routines[1](y.size, a, y.ctypes.data, 1)
+    f = _vector_routine(_SCAL, y)
+    if f and _dense(y):
+        f(y.size, a, y.ctypes.data, 1)
     else:
         y *= a
 
@@ -144,27 +156,6 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # Below this many multiply-adds NumPy's matmul is faster: a call through ctypes costs about 8 us
 # (measured: 32x64 @ 64x64 in 12 us against NumPy's 2.7 us; 32x128 @ 128x128, 17 us against 11).
 _GEMM_MIN_WORK = 1 << 21
-
-
-def _gemms(lib, name: str, size_t):
-    """{dtype: cblas_?gemm} from a BLAS library (name with {} for the s/d prefix), or {}."""
-    if lib is None:
-        return {}
-    try:
-        gemms = {}
-        for dt, c_real, p in _REALS:
-            f = getattr(lib, name.format(p))
-            i, n, ptr = ctypes.c_int, size_t, ctypes.c_void_p
-            f.argtypes = (i, i, i, n, n, n, c_real, ptr, n, ptr, n, c_real, ptr, n)
-            f.restype = None
-            gemms[np.dtype(dt)] = f
-        return gemms
-    except AttributeError:
-        return {}
-
-
-_GEMMS = _gemms(_MKL, "cblas_{}gemm", ctypes.c_int) or \
-    _gemms(_OPENBLAS, "scipy_cblas_{}gemm64_", ctypes.c_int64)
 
 
 def gemm_library() -> str:
