@@ -168,13 +168,20 @@ def _row_offsets(grid, kernel, dilation) -> list:
             for offset in itertools.product(*map(range, kernel))]
 
 
+def _shifted_rows(xp, kernel, dilation):
+    """A padded channels-last image xp (N, *grid, C) as rows (one per grid position), each
+    kernel offset's shift in rows, and how many rows every shift can read (the output's last
+    row is among them)."""
+    rows = xp.reshape(-1, xp.shape[-1])
+    offsets = _row_offsets(xp.shape[1:-1], kernel, dilation)
+    return rows, offsets, rows.shape[0] - offsets[-1]
+
+
 def _conv_by_offsets(xp, wk, out_size, kernel, dilation):
     """The convolution of a padded channels-last image xp (N, *grid, C) with per-offset
     weights wk (K, C, O), as a new (N, *out_size, O) array."""
-    n, *grid, c = xp.shape
-    rows = xp.reshape(-1, c)
-    offsets = _row_offsets(grid, kernel, dilation)
-    length = rows.shape[0] - offsets[-1]  # the rows every offset can read; the crop's last
+    n, *grid, _ = xp.shape
+    rows, offsets, length = _shifted_rows(xp, kernel, dilation)
     out = _scratch((rows.shape[0], wk.shape[2]), xp.dtype)
     for k, offset in enumerate(offsets):
         gemm(rows[offset:offset + length], wk[k], out=out[:length], accumulate=k > 0)
@@ -187,9 +194,7 @@ def _weight_grad_by_offsets(xp, g_rows, out_size, kernel, dilation):
     margins) with the same shifted view of the image."""
     n, *grid, c = xp.shape
     o = g_rows.shape[1]
-    rows = xp.reshape(-1, c)
-    offsets = _row_offsets(grid, kernel, dilation)
-    length = rows.shape[0] - offsets[-1]
+    rows, offsets, length = _shifted_rows(xp, kernel, dilation)
     on_grid = _scratch((n, *grid, o), g_rows.dtype)
     _zero_border(on_grid, [(0, p - s) for p, s in zip(grid, out_size)])
     on_grid[(slice(None), *map(slice, out_size))] = g_rows.reshape(n, *out_size, o)
