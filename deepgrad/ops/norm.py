@@ -92,7 +92,7 @@ class BatchNorm(Function):
         self.x, self.mean, self.inv_std = rows, mean, inv_std  # float64 statistics
         out = np.empty_like(rows)
         fused.channel_affine(rows, *_as(rows.dtype, scale, shift), out)
-        return np.moveaxis(out.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+        return _from_rows(out, x.shape)
 
     def backward(self, g):
         if self.by_kernels:
@@ -139,13 +139,20 @@ class BatchNorm(Function):
             b, shift = -scale * k, scale * (mean * k - sum_g / count)
         dx = np.empty_like(x)
         fused.channel_affine2(g_rows, *_as(dtype, a), x, *_as(dtype, b, shift), dx)
-        return np.moveaxis(dx.reshape(np.moveaxis(g, 1, -1).shape), -1, 1), dw, db
+        return _from_rows(dx, g.shape), dw, db
 
 
 def _channel_rows(x):
     """x (N, C, *S) as a (N * S, C) view where its memory is channels-last, else None."""
     last = np.moveaxis(x, 1, -1)
     return last.reshape(-1, x.shape[1]) if last.flags.c_contiguous else None
+
+
+def _from_rows(rows, shape):
+    """(N * S, C) rows as the channels-last (N, C, *S) view of that shape (``_channel_rows``
+    undone)."""
+    n, c, *size = shape
+    return np.moveaxis(rows.reshape(n, *size, c), -1, 1)
 
 
 def _as(dtype, *vectors):
