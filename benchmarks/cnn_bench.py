@@ -103,9 +103,11 @@ if {saved_cols_mb is not None}:
     from deepgrad.ops.conv import set_saved_cols_limit
     set_saved_cols_limit({saved_cols_mb or 0} << 20)
 run = bench.build({framework!r}, {steps})
-if {framework == "deepgrad"}:  # compile its kernels first, as torch's come compiled
+if {framework == "deepgrad"}:  # compile its kernels and load oneDNN first, as torch's come
+    from deepgrad import onednn  # compiled and loaded at import
     from deepgrad.ops import fused
     fused.warm_up()
+    onednn.available()
 def kb(field):
     lines = open("/proc/self/status").read().splitlines()
     return next(int(line.split()[1]) for line in lines if line.startswith(field))
@@ -128,6 +130,7 @@ print(json.dumps(out))
 # matmul is an operator, not a profiled call: a GEMM's time is the self time of its caller, and
 # so is the time of deepgrad's blas.gemm (BLAS through ctypes) and of its compiled kernels.
 CATEGORIES = [
+    ("conv kernels (oneDNN)", lambda f, n: f.endswith("deepgrad/onednn.py")),
     ("im2col (copies, padding)", lambda f, n: f.endswith("ops/conv.py") and n in (
         "_cols", "_channels_last", "_zero_border")),
     ("col2im", lambda f, n: f.endswith("ops/conv.py") and n == "_col2im"),

@@ -47,33 +47,39 @@ def _mkl_library():
     chosen here: GNU OpenMP where libgomp loads, else none (one thread)."""
     if os.environ.get("DEEPGRAD_MKL", "1") == "0" or not sys.platform.startswith("linux"):
         return None
-    try:
-        from importlib import metadata
-        files = metadata.files("mkl") or []
-    except Exception:  # not installed, or its metadata unreadable
-        return None
-    for f in files:
-        if os.path.basename(str(f)).startswith("libmkl_rt.so"):
-            try:
-                lib = ctypes.CDLL(str(f.locate()))
-            except OSError:
-                continue
-            if "MKL_THREADING_LAYER" not in os.environ:
-                lib.MKL_Set_Threading_Layer(_MKL_GNU if _gomp_loads() else _MKL_SEQUENTIAL)
-            return lib
+    for path in package_libraries("mkl", "libmkl_rt.so"):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if "MKL_THREADING_LAYER" not in os.environ:
+            lib.MKL_Set_Threading_Layer(_MKL_GNU if _gomp() is not None else _MKL_SEQUENTIAL)
+        return lib
     return None
 
 
-def _gomp_loads() -> bool:
+def package_libraries(distribution: str, prefix: str) -> list:
+    """Paths of the shared libraries named ``prefix*`` that an installed pip package brought
+    (none where it is not installed or its metadata is unreadable)."""
     try:
-        ctypes.CDLL("libgomp.so.1")
-        return True
+        from importlib import metadata
+        files = metadata.files(distribution) or []
+    except Exception:  # not installed, or its metadata unreadable
+        return []
+    return [str(f.locate()) for f in files if os.path.basename(str(f)).startswith(prefix)]
+
+
+def _gomp():
+    """GNU OpenMP (a ctypes CDLL), whose threads MKL and oneDNN use, or None."""
+    try:
+        return ctypes.CDLL("libgomp.so.1")
     except OSError:
-        return False
+        return None
 
 
 _OPENBLAS = _numpy_openblas()
 _MKL = _mkl_library()
+_GOMP = _gomp()
 _INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
 _REALS = ((np.float32, ctypes.c_float, "s"), (np.float64, ctypes.c_double, "d"))
 
@@ -212,12 +218,15 @@ def _numpy_gemm(a, b, out, accumulate: bool):
 # on a 2-core machine running 7 other jobs). set_num_threads changes the pool while running.
 # Where MKL runs the GEMMs, it takes that thread count and OpenBLAS keeps one thread: two pools
 # on the same cores spin against each other (an MNIST CNN step took 100 ms with both at two
-# threads, 50 ms with MKL alone at two). In a process that also imports PyTorch, MKL shares GNU
-# OpenMP with it, so torch.set_num_threads caps MKL's threads too.
+# threads, 50 ms with MKL alone at two). oneDNN's convolutions (deepgrad/onednn.py) run on GNU
+# OpenMP's threads, whose count is set alongside. In a process that also imports PyTorch, MKL
+# shares GNU OpenMP with it, so torch.set_num_threads caps MKL's threads too.
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for matrix products (as ``torch.set_num_threads``)."""
+    """Use ``n`` threads for matrix products and convolutions (as ``torch.set_num_threads``)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    if _GOMP is not None:
+        _GOMP.omp_set_num_threads(ctypes.c_int(n))
     if _MKL is not None:
         _MKL.MKL_Set_Num_Threads(ctypes.c_int(n))
     elif _OPENBLAS is not None:
@@ -236,14 +245,19 @@ def get_num_threads() -> int:
     return int(_OPENBLAS.scipy_openblas_get_num_threads64_())
 
 
-def _hand_threads_to_mkl() -> None:
-    """Give MKL OpenBLAS's thread count (unless MKL's own variables set one) and OpenBLAS one."""
-    if _MKL is None or _OPENBLAS is None:
+def _hand_threads_over() -> None:
+    """Give MKL and OpenMP OpenBLAS's thread count (unless their own variables set one), and
+    OpenBLAS one thread where MKL runs the GEMMs."""
+    if _OPENBLAS is None:
+        return
+    count = ctypes.c_int(int(_OPENBLAS.scipy_openblas_get_num_threads64_()))
+    if _GOMP is not None and "OMP_NUM_THREADS" not in os.environ:
+        _GOMP.omp_set_num_threads(count)
+    if _MKL is None:
         return
     if not any(v in os.environ for v in ("MKL_NUM_THREADS", "OMP_NUM_THREADS")):
-        count = int(_OPENBLAS.scipy_openblas_get_num_threads64_())
-        _MKL.MKL_Set_Num_Threads(ctypes.c_int(count))
+        _MKL.MKL_Set_Num_Threads(count)
     _OPENBLAS.scipy_openblas_set_num_threads64_(ctypes.c_int(1))
 
 
-_hand_threads_to_mkl()
+_hand_threads_over()

@@ -34,6 +34,15 @@ def fresh_state():
         torch.set_grad_enabled(True)
 
 
+@pytest.fixture
+def without_onednn(monkeypatch):
+    """deepgrad's own convolution code (im2col, kernel offsets) instead of oneDNN's kernels,
+    where the optional onednn package is installed."""
+    from deepgrad import onednn
+
+    monkeypatch.setattr(onednn, "available", lambda: False)
+
+
 # -- the real data sets staged beside the repository, in <repo root>/../shared/datasets --------
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

@@ -37,6 +37,7 @@ import weakref
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from deepgrad import onednn
 from deepgrad.autograd import Function
 from deepgrad.autograd.grad_mode import _enabled
 from deepgrad.blas import gemm
@@ -345,18 +346,25 @@ class ConvNd(Function):
     input for backward), others by im2col.
     """
 
-    __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled", "offsets")
+    __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled", "offsets", "plan")
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kernel = w.shape[2:]
         out_size = conv_out_size(x.shape[2:], kernel, stride, padding, dilation)
         self.geometry = (padding, out_size, kernel, stride, dilation)
         self.groups, self.w, self.x_shape, self.x, self.cols = groups, w, x.shape, None, None
+        self.plan = _onednn_plan((x, w, b), x.shape, w.shape, out_size, stride, padding,
+                                 dilation, groups)
+        self.pooled = self.offsets = False
+        if self.plan is not None:
+            xl = _channels_last(x, ())
+            self.x, self.w = (xl if _enabled[0] else None), np.ascontiguousarray(w)
+            out = self.plan.forward(xl, self.w, None if b is None else np.ascontiguousarray(b))
+            return np.moveaxis(out, -1, 1)
         pointwise = _is_pointwise(kernel, stride, groups)
         grid = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)]
         self.offsets = not pointwise and groups == 1 and all(s == 1 for s in stride) and \
             _offsets_pay(x.shape[0], x.shape[1], grid, out_size)
-        self.pooled = False
         if self.offsets:
             self.x = x if _enabled[0] else None
             out = _conv_by_offsets(_channels_last(x, padding), _offset_weights(w), out_size,
@@ -381,12 +389,20 @@ class ConvNd(Function):
 
     def backward(self, g):
         needs = self.needs_input_grad
+        if self.plan is not None:
+            return self._backward_by_onednn(g, needs)
         rows = _rows(g, self.groups)  # a view where g is channels-last, as convolutions make
         gw = self._weight_grad(g, rows) if needs[1] else None
         gx = self._input_grad(g, rows) if needs[0] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (_sum_bias(rows) if needs[2] else None)
+
+    def _backward_by_onednn(self, g, needs):
+        gl = _channels_last(g.astype(np.float32, copy=False), ())
+        gw, gb = self.plan.weight_grad(self.x, gl) if any(needs[1:]) else (None, None)
+        gx = np.moveaxis(self.plan.input_grad(gl, self.w), -1, 1) if needs[0] else None
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
     def _weight_grad(self, g, rows):
         if self.offsets:
@@ -423,6 +439,16 @@ class ConvNd(Function):
         super().release()
 
 
+def _onednn_plan(arrays, x_shape, w_shape, out_size, stride, padding, dilation, groups):
+    """oneDNN's kernels for a convolution of x_shape with weight w_shape (the bias among
+    ``arrays`` where it is not None), all float32 (see ``deepgrad.onednn``); None where not used."""
+    arrays = [a for a in arrays if a is not None]
+    if not onednn.available() or any(a.dtype != np.float32 for a in arrays):
+        return None
+    return onednn.conv_plan(x_shape, w_shape, out_size, stride, padding, dilation, groups,
+                            len(arrays) == 3)
+
+
 def _offset_weights(w):
     """Weight (O, C, *K) -> (K, C, O): per kernel offset, the GEMM operand of
     ``_conv_by_offsets``."""
@@ -437,31 +463,55 @@ class ConvTransposeNd(Function):
     spatial size (it includes output_padding) and padding the (lo, hi) pairs of the adjoint conv.
     """
 
-    __slots__ = ("rows", "w", "geometry")
+    __slots__ = ("rows", "w", "geometry", "groups", "plan", "x")
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups, out_size):
         kernel, in_size = w.shape[2:], x.shape[2:]
         self.geometry = (padding, in_size, kernel, stride, dilation)
+        self.w, self.groups, self.rows, self.x = w, groups, None, None
+        out_shape = (x.shape[0], w.shape[1] * groups, *out_size)
+        # oneDNN's kernels of the convolution this is the adjoint of (where its output size
+        # gives back x's: not so for an output padding as large as the stride)
+        self.plan = None
+        if conv_out_size(out_size, kernel, stride, padding, dilation) == in_size:
+            self.plan = _onednn_plan((x, w), out_shape, w.shape, in_size, stride, padding,
+                                     dilation, groups)
+        if self.plan is not None:
+            self.x, self.w = _channels_last(x, ()), np.ascontiguousarray(w)
+            out = self.plan.input_grad(self.x, self.w)
+            if b is not None:
+                out += b
+            return np.moveaxis(out, -1, 1)
         self.rows = rows = _rows(x, groups)
-        self.w = w
-        out = _col2im(rows, w, (x.shape[0], w.shape[1] * groups, *out_size), *self.geometry)
+        out = _col2im(rows, w, out_shape, *self.geometry)
         if b is not None:
             out += b.reshape(-1, *(1,) * len(out_size))
         return out
 
     def backward(self, g):
         needs = self.needs_input_grad
+        gx, gw = self._backward_by_onednn(g, needs) if self.plan is not None \
+            else self._backward_by_im2col(g, needs)
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)
+
+    def _backward_by_onednn(self, g, needs):
+        gl = _channels_last(g.astype(np.float32, copy=False), ())
+        gx = np.moveaxis(self.plan.forward(gl, self.w), -1, 1) if needs[0] else None
+        gw = self.plan.weight_grad(gl, self.x)[0] if needs[1] else None
+        return gx, gw
+
+    def _backward_by_im2col(self, g, needs):
         padding, in_size, kernel, stride, dilation = self.geometry
-        groups = self.rows.shape[0]
+        groups = self.groups
         cols = _cols(g, padding, in_size, kernel, stride, dilation, groups, _scratch)
         gx = None
         if needs[0]:
             gx = _unrows(_bmm(cols, _w3(self.w, groups).transpose(0, 2, 1)), g.shape[0], in_size,
                          None)
         gw = _unw3(_bmm(self.rows.transpose(0, 2, 1), cols), self.w.shape) if needs[1] else None
-        if len(needs) == 2:
-            return gx, gw
-        return gx, gw, (g.sum(axis=(0, *range(2, g.ndim))) if needs[2] else None)
+        return gx, gw
 
 
 def conv_out_size(size, kernel, stride, padding, dilation) -> tuple:

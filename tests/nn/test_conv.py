@@ -89,7 +89,7 @@ OFFSET_SPECS[-1].cases.append(Case((2, 3, 4, 5, 4), (2, 3, 2, 3, 3), (2,), paddi
 
 
 @pytest.fixture
-def offsets_everywhere(monkeypatch):
+def offsets_everywhere(monkeypatch, without_onednn):
     from deepgrad.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "_OFFSETS_MIN_CHANNELS", 1)
@@ -98,6 +98,21 @@ def offsets_everywhere(monkeypatch):
 
 test_gradcheck_by_offsets, test_oracle_by_offsets = (
     pytest.mark.usefixtures("offsets_everywhere")(t) for t in make_tests(OFFSET_SPECS))
+
+
+# Where oneDNN is installed it runs the float32 convolutions above (gradcheck, in float64, runs
+# deepgrad's own code): the oracle again with it turned off.
+@pytest.fixture
+def onednn_off(monkeypatch):
+    from deepgrad import onednn
+
+    if not onednn.available():
+        pytest.skip("oneDNN is not installed: test_oracle already ran deepgrad's own code")
+    monkeypatch.setattr(onednn, "available", lambda: False)
+
+
+test_oracle_without_onednn = pytest.mark.usefixtures("onednn_off")(make_tests(
+    [_spec(s.name, s.fn, s.torch_fn, list(s.cases)) for s in SPECS])[1])
 
 
 def rand(*shape, seed=0, dtype=np.float32):
@@ -208,6 +223,7 @@ def test_gradient_of_any_layout():
     assert_same(w1.grad, tw1.grad, 1e-4, 1e-4)
 
 
+@pytest.mark.usefixtures("without_onednn")
 @pytest.mark.parametrize("shape, channels, padding", [((2, 16, 28, 28), 16, 1),
                                                       ((2, 32, 26, 26), 64, 0)])
 def test_offsets_path_where_it_pays(shape, channels, padding):
@@ -243,6 +259,7 @@ def test_no_grad_records_nothing():
     assert y.grad_fn is None and not y.requires_grad
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_repeated_steps_reuse_buffers_exactly():
     """The im2col matrices saved for backward go back to a pool when the graph is freed and are
     reused by the next step: repeated steps give identical gradients, and a no_grad forward in
@@ -271,6 +288,7 @@ def test_repeated_steps_reuse_buffers_exactly():
     assert_same(dg.tensor(grads[0][1]), tw.grad, 1e-4, 1e-4)
 
 
+@pytest.mark.usefixtures("without_onednn")
 @pytest.mark.parametrize("groups,stride", [(1, 1), (2, 2)])
 def test_saved_cols_limit_recomputes_the_same_gradients(groups, stride):
     """Past the limit a convolution keeps its input and rebuilds the im2col matrix in
