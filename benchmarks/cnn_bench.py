@@ -37,8 +37,9 @@ def set_threads(n, torch) -> None:
         dg.backend.set_num_threads(n)
         if torch is not None:
             torch.set_num_threads(n)
-    print(f"threads: deepgrad {dg.backend.get_num_threads()} (GEMM: {dg.backend.gemm_library()})"
-          + (f", torch {torch.get_num_threads()}" if torch is not None else ""))
+    convs = "oneDNN" if dg.onednn.available() else "deepgrad's own"
+    print(f"threads: deepgrad {dg.backend.get_num_threads()} (GEMM: {dg.backend.gemm_library()}, "
+          f"convolutions: {convs})" + (f", torch {torch.get_num_threads()}" if torch else ""))
 
 
 def compare_cpu(deepgrad_fn, torch_fn, blocks: int = 5) -> tuple:

@@ -133,11 +133,12 @@ class _Primitive:
             if a.dtype != np.float32 or not a.flags.c_contiguous or a.nbytes < size:
                 raise ValueError(f"oneDNN {self.impl()}: argument {arg} must be a C-contiguous "
                                  f"float32 array of {size} bytes, got {a.dtype} {a.shape}")
-        memories = [lib.create("dnnl_memory_create", self.mds[arg], lib.engine,
-                               _handle(a.ctypes.data)) for arg, a in arrays.items()]
+        memories = []
         try:
-            args = (_ExecArg * len(arrays))(*(_ExecArg(arg, m)
-                                              for arg, m in zip(arrays, memories)))
+            for arg, a in arrays.items():
+                memories.append(lib.create("dnnl_memory_create", self.mds[arg], lib.engine,
+                                           _handle(a.ctypes.data)))
+            args = (_ExecArg * len(arrays))(*map(_ExecArg, arrays, memories))
             with lib.lock:
                 lib.call("dnnl_primitive_execute", self.primitive, lib.stream, len(arrays), args)
                 lib.call("dnnl_stream_wait", lib.stream)

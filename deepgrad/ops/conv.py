@@ -1,5 +1,10 @@
 """Convolution over N spatial dims (1-d, 2-d, ...) and its adjoint, the transposed convolution.
 
+Where the optional oneDNN library is installed, float32 convolutions run on its kernels
+(``deepgrad/onednn.py``, through ``_onednn_plan``), on the same channels-last arrays; the code
+below runs the rest (float64, empty batches, geometries oneDNN has no fast kernel for) and all
+of them without it.
+
 A stride-1, one-group convolution with enough channels runs by kernel offsets (one accumulating
 GEMM per offset on a shifted view of the padded image; see ``_conv_by_offsets``). Every other
 convolution is one GEMM per group (a batched matmul over groups) on an im2col matrix. Inside, images

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from deepgrad.blas import get_num_threads
 
 
 @functools.cache
@@ -74,27 +78,32 @@ def _compiled(fn):
     return call
 
 
+# -- the compiled kernels, each over a block of rows --------------------------------------------
 @_compiled
-def channel_mean_var(x):
-    """Per-channel mean and biased variance of x (M, C), in float64, two-pass."""
+def _channel_sums(x):
+    """Per-channel sums of x (M, C), in float64."""
     m, c = x.shape
-    mean = np.zeros(c)
+    total = np.zeros(c)
     for i in range(m):
         for j in range(c):
-            mean[j] += x[i, j]
-    mean /= max(m, 1)
-    var = np.zeros(c)
+            total[j] += x[i, j]
+    return total
+
+
+@_compiled
+def _channel_square_deviations(x, mean):
+    """Per-channel sums of (x - mean)^2 over x (M, C), in float64."""
+    m, c = x.shape
+    total = np.zeros(c)
     for i in range(m):
         for j in range(c):
             d = x[i, j] - mean[j]
-            var[j] += d * d
-    var /= max(m, 1)
-    return mean, var
+            total[j] += d * d
+    return total
 
 
 @_compiled
-def channel_affine(x, scale, shift, out):
-    """out = x * scale + shift, per channel of x (M, C)."""
+def _channel_affine(x, scale, shift, out):
     m, c = x.shape
     for i in range(m):
         for j in range(c):
@@ -102,8 +111,7 @@ def channel_affine(x, scale, shift, out):
 
 
 @_compiled
-def channel_grad_sums(g, x, mean):
-    """Per-channel sum(g) and sum(g * (x - mean)) of g, x (M, C), in float64."""
+def _channel_grad_sums(g, x, mean):
     m, c = x.shape
     sum_g, sum_gx = np.zeros(c), np.zeros(c)
     for i in range(m):
@@ -114,8 +122,7 @@ def channel_grad_sums(g, x, mean):
 
 
 @_compiled
-def channel_affine2(g, a, x, b, shift, out):
-    """out = g * a + x * b + shift, per channel of g, x (M, C)."""
+def _channel_affine2(g, a, x, b, shift, out):
     m, c = x.shape
     for i in range(m):
         for j in range(c):
@@ -123,18 +130,88 @@ def channel_affine2(g, a, x, b, shift, out):
 
 
 @_compiled
-def relu(x, out):
-    """out = max(x, 0) over flat x (NaN stays NaN)."""
+def _relu(x, out):
     for i in range(x.shape[0]):
         v = x[i]
         out[i] = v if v > 0 or v != v else 0
 
 
 @_compiled
-def relu_grad(g, y, out):
-    """out = g where the ReLU's output y is positive, else 0 (flat arrays)."""
+def _relu_grad(g, y, out):
     for i in range(y.shape[0]):
         out[i] = g[i] if y[i] > 0 else 0
+
+
+# -- threads --------------------------------------------------------------------------------------
+# The kernels release the GIL, so blocks of rows run in parallel on Python threads, as many as
+# set_num_threads gives (PyTorch's elementwise kernels use all its threads too). A block goes to
+# another thread only when it holds at least _MIN_BLOCK elements: a hand-off costs tens of us.
+_MIN_BLOCK = 1 << 16
+_workers = {"pool": None, "size": 0}
+_workers_lock = threading.Lock()
+
+
+def _forget_workers() -> None:
+    """In a forked child: the parent's threads are not there; start a pool afresh if needed."""
+    global _workers_lock
+    _workers.update(pool=None, size=0)
+    _workers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    with _workers_lock:
+        if _workers["size"] < size:
+            _workers["pool"], _workers["size"] = ThreadPoolExecutor(size, "deepgrad-fused"), size
+        return _workers["pool"]
+
+
+def _map(fn, m: int, row_size: int) -> list:
+    """[fn(start, stop)] over row blocks splitting m rows of row_size elements among the
+    threads; this thread runs the first block (the only one for small work)."""
+    n = max(1, min(get_num_threads(), m * row_size // _MIN_BLOCK))
+    edges = [m * i // n for i in range(n + 1)]
+    blocks = list(zip(edges[:-1], edges[1:]))
+    futures = [_pool(n - 1).submit(fn, a, b) for a, b in blocks[1:]]
+    return [fn(*blocks[0])] + [f.result() for f in futures]
+
+
+# -- the operations --------------------------------------------------------------------------------
+def channel_mean_var(x):
+    """Per-channel mean and biased variance of x (M, C), in float64, two-pass."""
+    m, c = x.shape
+    mean = sum(_map(lambda a, b: _channel_sums(x[a:b]), m, c)) / max(m, 1)
+    square_deviations = _map(lambda a, b: _channel_square_deviations(x[a:b], mean), m, c)
+    return mean, sum(square_deviations) / max(m, 1)
+
+
+def channel_affine(x, scale, shift, out) -> None:
+    """out = x * scale + shift, per channel of x (M, C)."""
+    _map(lambda a, b: _channel_affine(x[a:b], scale, shift, out[a:b]), *x.shape)
+
+
+def channel_grad_sums(g, x, mean):
+    """Per-channel sum(g) and sum(g * (x - mean)) of g, x (M, C), in float64."""
+    parts = _map(lambda a, b: _channel_grad_sums(g[a:b], x[a:b], mean), *x.shape)
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def channel_affine2(g, a, x, b, shift, out) -> None:
+    """out = g * a + x * b + shift, per channel of g, x (M, C)."""
+    _map(lambda lo, hi: _channel_affine2(g[lo:hi], a, x[lo:hi], b, shift, out[lo:hi]),
+         *x.shape)
+
+
+def relu(x, out) -> None:
+    """out = max(x, 0) over flat x (NaN stays NaN)."""
+    _map(lambda a, b: _relu(x[a:b], out[a:b]), x.shape[0], 1)
+
+
+def relu_grad(g, y, out) -> None:
+    """out = g where the ReLU's output y is positive, else 0 (flat arrays)."""
+    _map(lambda a, b: _relu_grad(g[a:b], y[a:b], out[a:b]), y.shape[0], 1)
 
 
 def flat(*arrays):

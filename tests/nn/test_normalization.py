@@ -256,6 +256,70 @@ def test_fused_kernels_match_numpy_in_float64():
     assert not fused.usable(x.T) and not fused.usable(x, g.astype(np.float64))
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_fused_kernels_split_rows_among_threads(threads):
+    """With several threads the kernels run blocks of rows in parallel: the same results (sums
+    up to float64 rounding), whatever the split."""
+    from deepgrad.ops import fused
+
+    if not fused.available():
+        pytest.skip("Numba is not installed")
+    rng = np.random.default_rng(4)
+    m = 3 * fused._MIN_BLOCK // 8 + 7  # 3 blocks of 8 channels, rows not divisible by 3
+    x, g = (rng.standard_normal((m, 8)).astype(np.float32) for _ in range(2))
+    a, b, c = (rng.standard_normal(8).astype(np.float32) for _ in range(3))
+
+    def everything():
+        mean, var = fused.channel_mean_var(x)
+        sums = fused.channel_grad_sums(g, x, mean)
+        affine, affine2, relu, relu_grad = (np.empty_like(x) for _ in range(4))
+        fused.channel_affine(x, a, b, affine)
+        fused.channel_affine2(g, a, x, b, c, affine2)
+        fused.relu(x.ravel(), relu.ravel())
+        fused.relu_grad(g.ravel(), relu.ravel(), relu_grad.ravel())
+        return [mean, var, *sums], [affine, affine2, relu, relu_grad]
+
+    one_sums, one_maps = everything()
+    before = dg.get_num_threads()
+    try:
+        dg.set_num_threads(threads)
+        sums, maps = everything()
+    finally:
+        dg.set_num_threads(before)
+    for got, expected in zip(sums, one_sums):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+    for got, expected in zip(maps, one_maps):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(one_maps[0], x * a + b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(one_maps[2], np.maximum(x, 0))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_fused_kernel_threads_work_in_a_forked_child():
+    """A forked child has none of its parent's threads: its kernels start their own."""
+    import os
+
+    from deepgrad.ops import fused
+
+    if not fused.available():
+        pytest.skip("Numba is not installed")
+    x = np.random.default_rng(5).standard_normal(4 * fused._MIN_BLOCK).astype(np.float32)
+    out = np.empty_like(x)
+    before = dg.get_num_threads()
+    dg.set_num_threads(2)
+    try:
+        fused.relu(x, out)  # the parent's pool is running
+        pid = os.fork()
+        if pid == 0:
+            __import__("signal").alarm(60)  # a hang ends the child, and fails the test
+            fused.relu(x, out)
+            os._exit(0 if np.array_equal(out, np.maximum(x, 0)) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        dg.set_num_threads(before)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_a_numba_that_cannot_compile_leaves_numpy_in_charge(monkeypatch):
     from deepgrad.ops import fused
 
