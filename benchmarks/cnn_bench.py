@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -94,37 +91,14 @@ def stepper(lib, model, optimizer, x0, y0, steps: int):
 
 
 def peak_memory_mb(module: str, framework: str, steps: int, saved_cols_mb=None) -> dict:
-    """{"rss": MB above start, "traced": tracemalloc peak MB (deepgrad only)} during ``steps``
-    steps of ``module.build(framework)`` in a fresh process."""
-    code = f"""
-import sys, json, tracemalloc
-sys.path.insert(0, {json.dumps(sys.path[0])})
-import {module} as bench
-if {saved_cols_mb is not None}:
-    from deepgrad.ops.conv import set_saved_cols_limit
-    set_saved_cols_limit({saved_cols_mb or 0} << 20)
-run = bench.build({framework!r}, {steps})
-if {framework == "deepgrad"}:  # compile its kernels and load oneDNN first, as torch's come
-    from deepgrad import onednn  # compiled and loaded at import
-    from deepgrad.ops import fused
-    fused.warm_up()
-    onednn.available()
-def kb(field):
-    lines = open("/proc/self/status").read().splitlines()
-    return next(int(line.split()[1]) for line in lines if line.startswith(field))
-start = kb("VmRSS:")
-open("/proc/self/clear_refs", "w").write("5")
-traced = {framework == "deepgrad"}
-if traced:
-    tracemalloc.start()
-run()
-out = {{"rss": (kb("VmHWM:") - start) / 1024}}
-if traced:
-    out["traced"] = tracemalloc.get_traced_memory()[1] / 2**20
-print(json.dumps(out))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """harness.peak_memory_mb of ``steps`` steps of ``module.build(framework)``."""
+    from harness import peak_memory_mb as measure
+
+    limit = "" if saved_cols_mb is None else (
+        f"from deepgrad.ops.conv import set_saved_cols_limit; "
+        f"set_saved_cols_limit({saved_cols_mb} << 20)\n")
+    return measure(f"{limit}import {module} as bench\nrun = bench.build({framework!r}, {steps})",
+                   framework)
 
 
 # (category, test on (file, class-qualified function name)); the first match wins. NumPy's

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 
@@ -73,3 +77,36 @@ def report(name: str, deepgrad_s: float, torch_s: float | None, unit: str = "run
     print(f"  time ratio deepgrad/torch = {ratio:.2f}  (speed = {1 / ratio:.2f}x torch)")
     result["time_ratio"] = ratio
     return result
+
+
+def peak_memory_mb(setup: str, framework: str) -> dict:
+    """Peak memory of ``run()`` in a fresh process, where ``setup`` (code, with the benchmarks
+    folder on the path) defines ``run``: {"rss": MB of resident memory above the start} and, for
+    deepgrad, "traced": tracemalloc's peak of its arrays in MB. deepgrad's compiled kernels and
+    oneDNN are loaded before the start, as torch's come compiled and loaded at import. (Linux
+    resets the peak-RSS counter when "5" is written to /proc/self/clear_refs.)"""
+    traced = framework == "deepgrad"
+    code = f"""
+import sys, json, tracemalloc
+sys.path.insert(0, {json.dumps(os.path.dirname(os.path.abspath(__file__)))})
+{setup}
+if {traced}:
+    from deepgrad import onednn
+    from deepgrad.ops import fused
+    fused.warm_up()
+    onednn.available()
+def kb(field):
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith(field))
+start = kb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")
+if {traced}:
+    tracemalloc.start()
+run()
+out = {{"rss": (kb("VmHWM:") - start) / 1024}}
+if {traced}:
+    out["traced"] = tracemalloc.get_traced_memory()[1] / 2**20
+print(json.dumps(out))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

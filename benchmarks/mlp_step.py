@@ -11,12 +11,8 @@ process's resident set rises above its starting point during the steps (a fresh 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import numpy as np
-from harness import compare, report, training_steps, try_import_torch
+from harness import compare, peak_memory_mb, report, training_steps, try_import_torch
 
 CASES = {
     "a": dict(sizes=[784, 512, 256, 10], act="relu", batch=128, loss="ce", momentum=0.9),
@@ -53,30 +49,11 @@ def stepper(lib, case):
     return training_steps(model, opt, loss_fn, lib.from_numpy(x0), lib.from_numpy(y0), STEPS)
 
 
-def peak_memory_mb(framework: str, case_name: str) -> float:
-    """Peak resident memory above the starting point (MB) during STEPS steps, in a fresh process.
-
-    Linux resets the process's peak-RSS counter when "5" is written to /proc/self/clear_refs.
-    """
-    code = f"""
-import sys
-sys.path.insert(0, {json.dumps(sys.path[0])})
-import mlp_step
-lib = __import__({framework!r})
-run = mlp_step.stepper(lib, mlp_step.CASES[{case_name!r}])
-if {framework == "deepgrad"}:  # compile its kernels first, as torch's come compiled
-    from deepgrad.ops import fused
-    fused.warm_up()
-def kb(field):
-    lines = open("/proc/self/status").read().splitlines()
-    return next(int(line.split()[1]) for line in lines if line.startswith(field))
-start = kb("VmRSS:")
-open("/proc/self/clear_refs", "w").write("5")
-run()
-print((kb("VmHWM:") - start) / 1024)
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+def peak_rss_mb(framework: str, case_name: str) -> float:
+    """Peak resident memory above the start (MB) during STEPS steps, in a fresh process."""
+    setup = (f"import mlp_step\nrun = mlp_step.stepper(__import__({framework!r}), "
+             f"mlp_step.CASES[{case_name!r}])")
+    return peak_memory_mb(setup, framework)["rss"]
 
 
 def main() -> list:
@@ -92,7 +69,7 @@ def main() -> list:
         result = report(title + ": one training step", dg_s, torch_s, unit="step")
         if torch:
             result["speed_vs_torch"] = torch_s / dg_s
-            mem = {fw: peak_memory_mb(fw, name) for fw in ("deepgrad", "torch")}
+            mem = {fw: peak_rss_mb(fw, name) for fw in ("deepgrad", "torch")}
             print(f"  peak memory above start during {STEPS} steps: deepgrad "
                   f"{mem['deepgrad']:.1f} MB, torch {mem['torch']:.1f} MB")
             result["peak_mb"] = mem
