@@ -261,3 +261,15 @@ def _hand_threads_over() -> None:
 
 
 _hand_threads_over()
+
+
+def _one_thread_after_fork() -> None:
+    """GNU OpenMP's threads do not survive fork, and a child that waited for them would hang:
+    a forked child runs MKL on one thread (oneDNN and the compiled kernels step aside there)."""
+    if _GOMP is not None:
+        _GOMP.omp_set_num_threads(ctypes.c_int(1))
+    if _MKL is not None:
+        _MKL.MKL_Set_Num_Threads(ctypes.c_int(1))
+
+
+os.register_at_fork(after_in_child=_one_thread_after_fork)

@@ -103,8 +103,13 @@ def _library():
 
 
 def available() -> bool:
-    """Whether oneDNN's kernels are used."""
-    return _library() is not None
+    """Whether oneDNN's kernels are used: installed, and not in a forked child (its kernels
+    would wait for OpenMP threads that do not survive fork; deepgrad's own code runs there)."""
+    return not _forked[0] and _library() is not None
+
+
+_forked = [False]
+os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
 
 
 class _Primitive:
@@ -128,6 +133,9 @@ class _Primitive:
     def __call__(self, arrays: dict) -> None:
         """Run on ``arrays`` ({argument: ndarray laid out as its descriptor says})."""
         lib = self.lib
+        if _forked[0]:
+            raise OneDNNError("oneDNN cannot run in a forked child process (OpenMP's threads do "
+                              "not survive fork); build the graph in the child")
         for arg, a in arrays.items():  # the kernels trust the pointers they are given
             size = lib.lib.dnnl_memory_desc_get_size(self.mds[arg])
             if a.dtype != np.float32 or not a.flags.c_contiguous or a.nbytes < size:

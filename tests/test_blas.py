@@ -164,3 +164,50 @@ def test_mkl_takes_the_thread_count_and_openblas_keeps_one():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert out.stdout.split() == ["2", "1"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_computes_without_hanging():
+    """OpenMP's threads (MKL's, oneDNN's, the compiled kernels') do not survive fork: a child
+    of a process that used them on two threads runs a GEMM, a convolution, batch norm and ReLU
+    on one thread and deepgrad's own paths, with the parent's results; the compiled kernels
+    called directly there refuse with an error instead of hanging."""
+    import signal
+
+    import deepgrad.nn.functional as F
+    from deepgrad.ops import fused
+
+    rng = np.random.default_rng(0)
+    x = dg.tensor(rng.standard_normal((8, 16, 28, 28)).astype(np.float32))
+    w = dg.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    a = rng.standard_normal((512, 512)).astype(np.float32)
+
+    def compute():
+        y = F.relu(F.batch_norm(F.conv2d(x, w, padding=1), None, None, training=True))
+        return y.numpy(), blas.gemm(a, a)
+
+    before = backend.get_num_threads()
+    backend.set_num_threads(2)
+    try:
+        y, p = compute()  # the parent's thread pools are running
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if all is right
+            signal.alarm(60)  # a hang ends the child, and fails the test
+            ok = False
+            try:
+                cy, cp = compute()
+                ok = np.allclose(cy, y, rtol=1e-4, atol=1e-4) and np.allclose(cp, p, rtol=1e-4)
+                ok = ok and backend.get_num_threads() == 1
+                if fused._compiles():
+                    try:
+                        fused.relu(np.ones(4, np.float32), np.empty(4, np.float32))
+                        ok = False
+                    except RuntimeError as error:
+                        ok = ok and "forked child" in str(error)
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        backend.set_num_threads(before)
+    assert os.waitstatus_to_exitcode(status) == 0
+    np.testing.assert_array_equal(compute()[0], y)  # the parent's pools still work

@@ -120,6 +120,17 @@ def test_arrays_that_do_not_fit_the_kernel_are_refused():
             plan.forward(x, w)
 
 
+def test_in_a_forked_child_it_steps_aside(monkeypatch):
+    """(Simulated: test_blas forks for real.) No plans, and a plan made before the fork refuses
+    to run rather than wait for threads that are gone."""
+    plan = onednn.conv_plan((2, 3, 6, 6), (4, 3, 3, 3), (4, 4), (1, 1), ((0, 0), (0, 0)),
+                            (1, 1), 1, False)
+    monkeypatch.setattr(onednn, "_forked", [True])
+    assert not onednn.available()
+    with pytest.raises(onednn.OneDNNError, match="cannot run in a forked child process"):
+        plan.forward(rand(2, 6, 6, 3), rand(4, 3, 3, 3))
+
+
 def test_a_failed_call_names_the_function():
     lib = onednn._library()
     with pytest.raises(onednn.OneDNNError, match="dnnl_primitive_create failed with status"):

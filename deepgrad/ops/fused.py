@@ -1,13 +1,18 @@
-"""Compiled one-pass kernels over channels-last arrays (M, C): the per-channel sums and affine
-maps of batch norm, and ReLU.
+"""One-pass kernels over channels-last arrays (M, C): the per-channel sums and affine maps of
+batch norm, and ReLU, compiled by Numba (the loops are in ``fused_kernels.py``).
 
 Why: NumPy broadcasts a (C,) vector over the rows of a (M, C) array with one short inner loop
 per row, and runs each operation as its own pass over memory. A batch-norm forward is then five
 passes (a multiply over a (100352, 16) array alone took 1.16 ms here) where a loop compiled for
-the whole map is one (0.48 ms). The kernels below are such loops, compiled by Numba at their
-first call (and cached on disk). Numba is optional (``pip install deepgrad[fast]``): where it is
+the whole map is one (0.48 ms). The kernels are such loops, compiled by Numba at their first
+call (and cached on disk). Numba is optional (``pip install deepgrad[fast]``): where it is
 missing, or with DEEPGRAD_NUMBA=0, ``available()`` is False and callers take their NumPy path,
 which computes the same thing.
+
+Threads: the kernels split their rows among the threads ``set_num_threads`` gives (PyTorch's
+elementwise kernels use all of its threads too), one for small arrays. Numba runs them on GNU
+OpenMP where it can, whose threads MKL's and oneDNN's kernels use: a second pool (Python
+threads were tried) spins against those and lost time at two threads.
 
 ReLU's kernels read and write flat views of arrays in memory order (any layout, as long as the
 arrays share it).
@@ -22,30 +27,43 @@ import functools
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from deepgrad.blas import get_num_threads
+from deepgrad.blas import get_num_threads, set_num_threads
 
 
 @functools.cache
-def _numba():
-    """The numba module, or None where it is not installed or turned off."""
+def _kernels():
+    """The compiled kernels (``fused_kernels``), or None where Numba is not installed or turned
+    off. Numba's parallel loops are asked to run on GNU OpenMP first."""
     if os.environ.get("DEEPGRAD_NUMBA", "1") == "0":
         return None
     try:
         import numba
     except ImportError:
         return None
-    return numba
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    from deepgrad.ops import fused_kernels
+
+    return fused_kernels
+
+
+def available() -> bool:
+    """Whether the compiled kernels can be used: Numba is there and compiles one of them (a
+    Numba that cannot, say on an unsupported CPU, leaves NumPy in charge, with a warning), and
+    this is not a forked child (whose parallel loops would find no OpenMP threads)."""
+    return not _forked[0] and _compiles()
+
+
+_forked = [False]
+os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
 
 
 @functools.cache
-def available() -> bool:
-    """Whether the compiled kernels can be used: Numba is there and compiles one of them (a
-    Numba that cannot, say on an unsupported CPU, leaves NumPy in charge, with a warning)."""
-    if _numba() is None:
+def _compiles() -> bool:
+    if _kernels() is None:
         return False
     try:
         relu(np.zeros(2, np.float32), np.empty(2, np.float32))
@@ -54,7 +72,17 @@ def available() -> bool:
                       f"({type(error).__name__}: {error}); using the NumPy paths", RuntimeWarning,
                       stacklevel=2)
         return False
+    _restore_thread_count()
     return True
+
+
+def _restore_thread_count() -> None:
+    """Starting its OpenMP threads (at the first kernel), Numba set OpenMP's thread count to its
+    own: set deepgrad's again (oneDNN's kernels read it)."""
+    try:
+        set_num_threads(get_num_threads())
+    except RuntimeError:  # no BLAS library was found: there is no count to keep
+        pass
 
 
 def usable(*arrays) -> bool:
@@ -64,154 +92,61 @@ def usable(*arrays) -> bool:
         and a.dtype in (np.float32, np.float64) for a in arrays)
 
 
-def _compiled(fn):
-    """fn compiled by Numba at its first call, cached on disk. Sums may be reassociated (so
-    they vectorize); NaN and infinity keep their IEEE meaning."""
-    @functools.cache
-    def build():
-        return _numba().njit(fn, cache=True, fastmath={"reassoc", "contract"}, nogil=True)
-
-    @functools.wraps(fn)
-    def call(*args):
-        return build()(*args)
-
-    return call
+# A thread gets at least this many elements: below, its hand-off costs more than it saves.
+_MIN_PER_THREAD = 1 << 16
+_threads = threading.local()  # per calling thread: the count last given to Numba
 
 
-# -- the compiled kernels, each over a block of rows --------------------------------------------
-@_compiled
-def _channel_sums(x):
-    """Per-channel sums of x (M, C), in float64."""
-    m, c = x.shape
-    total = np.zeros(c)
-    for i in range(m):
-        for j in range(c):
-            total[j] += x[i, j]
-    return total
-
-
-@_compiled
-def _channel_square_deviations(x, mean):
-    """Per-channel sums of (x - mean)^2 over x (M, C), in float64."""
-    m, c = x.shape
-    total = np.zeros(c)
-    for i in range(m):
-        for j in range(c):
-            d = x[i, j] - mean[j]
-            total[j] += d * d
-    return total
-
-
-@_compiled
-def _channel_affine(x, scale, shift, out):
-    m, c = x.shape
-    for i in range(m):
-        for j in range(c):
-            out[i, j] = x[i, j] * scale[j] + shift[j]
-
-
-@_compiled
-def _channel_grad_sums(g, x, mean):
-    m, c = x.shape
-    sum_g, sum_gx = np.zeros(c), np.zeros(c)
-    for i in range(m):
-        for j in range(c):
-            sum_g[j] += g[i, j]
-            sum_gx[j] += g[i, j] * (x[i, j] - mean[j])
-    return sum_g, sum_gx
-
-
-@_compiled
-def _channel_affine2(g, a, x, b, shift, out):
-    m, c = x.shape
-    for i in range(m):
-        for j in range(c):
-            out[i, j] = g[i, j] * a[j] + x[i, j] * b[j] + shift[j]
-
-
-@_compiled
-def _relu(x, out):
-    for i in range(x.shape[0]):
-        v = x[i]
-        out[i] = v if v > 0 or v != v else 0
-
-
-@_compiled
-def _relu_grad(g, y, out):
-    for i in range(y.shape[0]):
-        out[i] = g[i] if y[i] > 0 else 0
-
-
-# -- threads --------------------------------------------------------------------------------------
-# The kernels release the GIL, so blocks of rows run in parallel on Python threads, as many as
-# set_num_threads gives (PyTorch's elementwise kernels use all its threads too). A block goes to
-# another thread only when it holds at least _MIN_BLOCK elements: a hand-off costs tens of us.
-_MIN_BLOCK = 1 << 16
-_workers = {"pool": None, "size": 0}
-_workers_lock = threading.Lock()
-
-
-def _forget_workers() -> None:
-    """In a forked child: the parent's threads are not there; start a pool afresh if needed."""
-    global _workers_lock
-    _workers.update(pool=None, size=0)
-    _workers_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_workers)
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    with _workers_lock:
-        if _workers["size"] < size:
-            _workers["pool"], _workers["size"] = ThreadPoolExecutor(size, "deepgrad-fused"), size
-        return _workers["pool"]
-
-
-def _map(fn, m: int, row_size: int) -> list:
-    """[fn(start, stop)] over row blocks splitting m rows of row_size elements among the
-    threads; this thread runs the first block (the only one for small work)."""
-    n = max(1, min(get_num_threads(), m * row_size // _MIN_BLOCK))
-    edges = [m * i // n for i in range(n + 1)]
-    blocks = list(zip(edges[:-1], edges[1:]))
-    futures = [_pool(n - 1).submit(fn, a, b) for a, b in blocks[1:]]
-    return [fn(*blocks[0])] + [f.result() for f in futures]
+def _threads_for(size: int) -> int:
+    """Give Numba's parallel loops the threads for ``size`` elements (as many as
+    set_num_threads says, fewer for small arrays, none idle) and return their number."""
+    if _forked[0]:
+        raise RuntimeError("deepgrad's compiled kernels cannot run in a forked child process "
+                           "(OpenMP's threads do not survive fork); build the graph in the child")
+    numba = _kernels().numba
+    n = max(1, min(get_num_threads(), size // _MIN_PER_THREAD, numba.config.NUMBA_NUM_THREADS))
+    if getattr(_threads, "count", None) != n:
+        numba.set_num_threads(n)
+        _threads.count = n
+    return n
 
 
 # -- the operations --------------------------------------------------------------------------------
 def channel_mean_var(x):
     """Per-channel mean and biased variance of x (M, C), in float64, two-pass."""
-    m, c = x.shape
-    mean = sum(_map(lambda a, b: _channel_sums(x[a:b]), m, c)) / max(m, 1)
-    square_deviations = _map(lambda a, b: _channel_square_deviations(x[a:b], mean), m, c)
-    return mean, sum(square_deviations) / max(m, 1)
+    m, blocks, k = x.shape[0], _threads_for(x.size), _kernels()
+    mean = k.channel_sums(x, blocks) / max(m, 1)
+    return mean, k.channel_square_deviations(x, mean, blocks) / max(m, 1)
 
 
 def channel_affine(x, scale, shift, out) -> None:
     """out = x * scale + shift, per channel of x (M, C)."""
-    _map(lambda a, b: _channel_affine(x[a:b], scale, shift, out[a:b]), *x.shape)
+    _threads_for(x.size)
+    _kernels().channel_affine(x, scale, shift, out)
 
 
 def channel_grad_sums(g, x, mean):
     """Per-channel sum(g) and sum(g * (x - mean)) of g, x (M, C), in float64."""
-    parts = _map(lambda a, b: _channel_grad_sums(g[a:b], x[a:b], mean), *x.shape)
-    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+    sums = _kernels().channel_grad_sums(g, x, mean, _threads_for(x.size))
+    return sums[0], sums[1]
 
 
 def channel_affine2(g, a, x, b, shift, out) -> None:
     """out = g * a + x * b + shift, per channel of g, x (M, C)."""
-    _map(lambda lo, hi: _channel_affine2(g[lo:hi], a, x[lo:hi], b, shift, out[lo:hi]),
-         *x.shape)
+    _threads_for(x.size)
+    _kernels().channel_affine2(g, a, x, b, shift, out)
 
 
 def relu(x, out) -> None:
     """out = max(x, 0) over flat x (NaN stays NaN)."""
-    _map(lambda a, b: _relu(x[a:b], out[a:b]), x.shape[0], 1)
+    _threads_for(x.size)
+    _kernels().relu(x, out)
 
 
 def relu_grad(g, y, out) -> None:
     """out = g where the ReLU's output y is positive, else 0 (flat arrays)."""
-    _map(lambda a, b: _relu_grad(g[a:b], y[a:b], out[a:b]), y.shape[0], 1)
+    _threads_for(y.size)
+    _kernels().relu_grad(g, y, out)
 
 
 def flat(*arrays):
