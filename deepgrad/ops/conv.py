@@ -347,8 +347,9 @@ class ConvNd(Function):
     """``conv{1,2,3}d`` as one primitive: x (N, C, *S), weight (O, C/groups, *K), bias (O,).
 
     Options (one entry per spatial dim): stride, padding as (lo, hi) pairs, dilation; groups.
-    A stride-1, one-group convolution runs by kernel offsets where that pays (it then saves its
-    input for backward), others by im2col.
+    A float32 convolution runs on oneDNN's kernels where it is installed (saving its input, made
+    channels-last, for backward). Otherwise a stride-1, one-group convolution runs by kernel
+    offsets where that pays (it then saves its input), others by im2col.
     """
 
     __slots__ = ("cols", "x", "w", "x_shape", "geometry", "groups", "pooled", "offsets", "plan")
