@@ -1,5 +1,5 @@
 """One-pass kernels over channels-last arrays (M, C): the per-channel sums and affine maps of
-batch norm, and ReLU, compiled by Numba (the loops are in ``fused_kernels.py``).
+batch norm, ReLU, and max pooling, compiled by Numba (the loops are in ``fused_kernels.py``).
 
 Why: NumPy broadcasts a (C,) vector over the rows of a (M, C) array with one short inner loop
 per row, and runs each operation as its own pass over memory. A batch-norm forward is then five
@@ -149,6 +149,32 @@ def relu_grad(g, y, out) -> None:
     _kernels().relu_grad(g, y, out)
 
 
+def max_pool(x, kernel, stride):
+    """Max pooling of a channels-last image x (N, H, W, C) by windows that do not overlap
+    (stride >= kernel, no padding): the maxima (N, OH, OW, C) and, per output, the row-major
+    kernel offset (uint8) holding the maximum (the last NaN where there is one)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    n, h, w, c = x.shape
+    shape = (n, (h - kh) // sh + 1, (w - kw) // sw + 1, c)
+    out, arg = np.empty(shape, x.dtype), np.empty(shape, np.uint8)
+    _threads_for(x.size)
+    _kernels().max_pool(x, kh, kw, sh, sw, out, arg)
+    return out, arg
+
+
+def max_pool_grad(g, arg, kernel, stride, in_shape):
+    """The input gradient (N, H, W, C) of ``max_pool`` from the output gradient g (N, OH, OW,
+    C, same layout as arg)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    n, oh, ow, _ = g.shape
+    covered = (oh - 1) * sh + kh == in_shape[1] and (ow - 1) * sw + kw == in_shape[2] \
+        and (sh, sw) == (kh, kw)
+    gx = (np.empty if covered else np.zeros)(in_shape, g.dtype)  # positions in no window: 0
+    _threads_for(g.size)
+    _kernels().max_pool_grad(g, arg, kh, kw, sh, sw, gx)
+    return gx
+
+
 def flat(*arrays):
     """Flat views in memory order of arrays that share one contiguous layout and one floating
     dtype (a C-ordered or a channels-last array alike), or None."""
@@ -175,3 +201,6 @@ def warm_up() -> None:
         channel_affine2(x, v, x, v, v, np.empty_like(x))
         relu(x.ravel(), np.empty(6, dt))
         relu_grad(x.ravel(), x.ravel(), np.empty(6, dt))
+        image = np.ones((1, 2, 2, 3), dt)
+        out, arg = max_pool(image, (2, 2), (2, 2))
+        max_pool_grad(out, arg, (2, 2), (2, 2), image.shape)

@@ -111,3 +111,41 @@ def relu_grad(g, y, out):
     """out = g where the ReLU's output y is positive, else 0 (flat arrays)."""
     for i in prange(y.shape[0]):
         out[i] = g[i] if y[i] > 0 else 0
+
+
+# -- max pooling of channels-last images (N, H, W, C), windows that do not overlap ---------------
+@parallel
+def max_pool(x, kh, kw, sh, sw, out, arg):
+    """out (N, OH, OW, C): each window's maximum; arg: the row-major kernel offset holding it,
+    the first maximum or else the last NaN (PyTorch's choice; the value is NaN either way)."""
+    n, oh, ow, c = out.shape
+    for p in prange(n * oh):
+        b, i = p // oh, p % oh
+        for j in range(ow):
+            best, at = out[b, i, j], arg[b, i, j]  # the channels of one output: a row
+            first = x[b, i * sh, j * sw]
+            for ch in range(c):
+                best[ch], at[ch] = first[ch], 0
+            for k in range(1, kh * kw):
+                row = x[b, i * sh + k // kw, j * sw + k % kw]
+                for ch in range(c):
+                    v = row[ch]
+                    take = v > best[ch] or v != v
+                    best[ch] = v if take else best[ch]
+                    at[ch] = k if take else at[ch]
+
+
+@parallel
+def max_pool_grad(g, arg, kh, kw, sh, sw, gx):
+    """Each window's gradient g (N, OH, OW, C) to the input position its maximum came from,
+    0 to the rest of the window, in gx (N, H, W, C); positions in no window are left as
+    they are."""
+    n, oh, ow, c = g.shape
+    for p in prange(n * oh):
+        b, i = p // oh, p % oh
+        for j in range(ow):
+            grad, at = g[b, i, j], arg[b, i, j]
+            for k in range(kh * kw):
+                row = gx[b, i * sh + k // kw, j * sw + k % kw]
+                for ch in range(c):
+                    row[ch] = grad[ch] if at[ch] == k else 0

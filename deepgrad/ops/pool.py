@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.ops import fused
 
 
 # -- geometry -----------------------------------------------------------------------------------
@@ -123,6 +124,17 @@ def _window_max(framed, kernel, stride, dilation, out_size, nan_aware: bool):
     return best, arg
 
 
+def _kernel_pools(x, kernel, stride, padding, dilation, out_size) -> bool:
+    """Whether ``fused.max_pool`` takes this pooling: a channels-last batch (as convolutions
+    make), windows that neither overlap nor need padding, and Numba there."""
+    (kh, kw), (sh, sw) = kernel, stride
+    return x.ndim == 4 and x.dtype in (np.float32, np.float64) and fused.available() \
+        and np.moveaxis(x, 1, -1).flags.c_contiguous and x.size > 0 \
+        and padding == (0, 0) and dilation == (1, 1) and sh >= kh and sw >= kw \
+        and kh * kw < 256 and min(out_size) > 0 \
+        and (out_size[0] - 1) * sh + kh <= x.shape[2] and (out_size[1] - 1) * sw + kw <= x.shape[3]
+
+
 class MaxPool2d(Function):
     """Max over each window; saves the winning kernel offset per output (one byte) and turns
     it into input positions only when asked or in backward.
@@ -130,21 +142,26 @@ class MaxPool2d(Function):
     ``indices``: a list that receives the int64 indices (PyTorch's second output).
     """
 
-    __slots__ = ("arg", "geometry", "in_shape", "layout")
+    __slots__ = ("arg", "geometry", "in_shape", "layout", "by_kernel")
 
     def forward(self, x, kernel, stride, padding, dilation, ceil_mode, indices=None):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
         H, W = x.shape[-2:]
         oh = pooled_size(H, kh, sh, ph, dh, ceil_mode)
         ow = pooled_size(W, kw, sw, pw, dw, ceil_mode)
-        framed = _frame(x, ph, pw, (oh - 1) * sh + dh * (kh - 1) + 1,
-                        (ow - 1) * sw + dw * (kw - 1) + 1, -np.inf)
-        geometry = kernel, stride, dilation, (oh, ow)
-        best, arg = _window_max(framed, *geometry, nan_aware=False)
-        if np.isnan(best).any():
-            best, arg = _window_max(framed, *geometry, nan_aware=True)
-        self.arg, self.in_shape, self.layout = arg, x.shape, _layout(framed)
-        self.geometry = (kernel, stride, padding, dilation, (oh, ow))
+        self.in_shape, self.geometry = x.shape, (kernel, stride, padding, dilation, (oh, ow))
+        self.by_kernel = _kernel_pools(x, kernel, stride, padding, dilation, (oh, ow))
+        if self.by_kernel:  # the compiled kernel: one pass, on all threads
+            best, arg = fused.max_pool(np.moveaxis(x, 1, -1), kernel, stride)
+            best, self.arg = np.moveaxis(best, -1, 1), np.moveaxis(arg, -1, 1)
+        else:
+            framed = _frame(x, ph, pw, (oh - 1) * sh + dh * (kh - 1) + 1,
+                            (ow - 1) * sw + dw * (kw - 1) + 1, -np.inf)
+            geometry = kernel, stride, dilation, (oh, ow)
+            best, arg = _window_max(framed, *geometry, nan_aware=False)
+            if np.isnan(best).any():
+                best, arg = _window_max(framed, *geometry, nan_aware=True)
+            self.arg, self.layout = arg, _layout(framed)
         if indices is not None:
             indices.append(self._index())
         return best
@@ -161,6 +178,11 @@ class MaxPool2d(Function):
         """Per kernel offset, the outputs whose max sat there pass their gradient back to
         that offset's slice of the (framed) input, which keeps the input's layout."""
         kernel, stride, (ph, pw), dilation, out_size = self.geometry
+        if self.by_kernel:
+            n, c, h, w = self.in_shape
+            gx = fused.max_pool_grad(np.ascontiguousarray(np.moveaxis(g, 1, -1)),
+                                     np.moveaxis(self.arg, 1, -1), kernel, stride, (n, h, w, c))
+            return np.moveaxis(gx, -1, 1)
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
         H, W = self.in_shape[-2:]

@@ -198,3 +198,58 @@ def test_empty_batch(call):
     assert y.shape[:2] == (0, 3)
     y.sum().backward()
     assert x.grad.shape == x.shape
+
+
+# -- the compiled kernel (deepgrad.ops.fused.max_pool): channels-last batches, windows that
+# neither overlap nor need padding, as after a convolution ------------------------------------
+KERNEL_CASES = [  # (options, whether the kernel takes them)
+    (dict(kernel_size=2), True), (dict(kernel_size=3), True),
+    (dict(kernel_size=2, stride=3), True),
+    (dict(kernel_size=(3, 2), stride=(3, 2), ceil_mode=True), True),  # every window inside
+    (dict(kernel_size=(2, 3), stride=(2, 4), ceil_mode=True), False),  # the last reaches past
+    (dict(kernel_size=2, stride=1), False), (dict(kernel_size=2, padding=1), False)]
+
+
+def channels_last_batch(dtype=np.float32, seed=0):
+    """A (2, 5, 9, 8) batch laid out (N, H, W, C), with a NaN, an inf and ties."""
+    x = np.random.default_rng(seed).standard_normal((2, 9, 8, 5)).astype(dtype)
+    x[0, 1, 1, 2], x[1, 4, 4, 0], x[1, 0, :2, 3] = np.nan, np.inf, 7.0
+    return np.moveaxis(x, -1, 1)
+
+
+@needs_torch
+@pytest.mark.parametrize("options, taken", KERNEL_CASES)
+def test_compiled_max_pool_matches_torch_and_numpy(options, taken, monkeypatch):
+    from deepgrad.ops import fused
+
+    if not fused.available():
+        pytest.skip("Numba is not installed")
+    x = channels_last_batch()
+    results = []
+    for kernels in (True, False):
+        if not kernels:
+            monkeypatch.setattr(fused, "available", lambda: False)
+        tx = dg.tensor(x, requires_grad=True)
+        y, idx = F.max_pool2d(tx, return_indices=True, **options)
+        assert y.grad_fn.by_kernel == (kernels and taken)
+        g = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+        y.backward(dg.tensor(g))
+        results.append((y, idx, tx.grad))
+    ref_x = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    ref, ref_idx = TF.max_pool2d(ref_x, return_indices=True, **options)
+    ref.backward(torch.tensor(g))
+    for y, idx, gx in results:
+        assert_same(y, ref)
+        assert_same(idx, ref_idx)
+        assert_same(gx, ref_x.grad)
+
+
+def test_compiled_max_pool_gradcheck():
+    from deepgrad.ops import fused
+
+    if not fused.available():
+        pytest.skip("Numba is not installed")
+    x = dg.tensor(np.moveaxis(np.random.default_rng(2).standard_normal((2, 6, 6, 3)), -1, 1),
+                  requires_grad=True)  # float64, channels-last, no ties
+    assert F.max_pool2d(x, 2).grad_fn.by_kernel
+    assert dg.autograd.gradcheck(lambda t: F.max_pool2d(t, 2, stride=3), (x,))
