@@ -174,12 +174,12 @@ def breakdown(run, steps: int) -> None:
 
 def _charge(totals, func, seconds, stats, depth=0) -> None:
     """Add a profiled function's self time to its group; a built-in, NumPy function,
-    blas.gemm or compiled kernel (ops/fused.py) has no group of its own and shares its time
+    blas.gemm or compiled kernel (ops/fused*.py) has no group of its own and shares its time
     among its callers' groups (in proportion to the time each caller's calls took)."""
     filename, line, function = func
     helper = "site-packages" in filename or filename == "~" or not filename.endswith(".py") \
         or (filename.endswith("deepgrad/blas.py") and function == "gemm") \
-        or filename.endswith("deepgrad/ops/fused.py")
+        or filename.endswith(("deepgrad/ops/fused.py", "deepgrad/ops/fused_kernels.py"))
     if not helper:
         name = _qualname(filename, line, function)
         totals[next((group for group, test in CATEGORIES if test(filename, name)), REST)] += \
