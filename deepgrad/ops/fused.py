@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 import warnings
 
 import numpy as np
@@ -94,7 +93,6 @@ def usable(*arrays) -> bool:
 
 # A thread gets at least this many elements: below, its hand-off costs more than it saves.
 _MIN_PER_THREAD = 1 << 16
-_threads = threading.local()  # per calling thread: the count last given to Numba
 
 
 def _threads_for(size: int) -> int:
@@ -105,9 +103,8 @@ def _threads_for(size: int) -> int:
                            "(OpenMP's threads do not survive fork); build the graph in the child")
     numba = _kernels().numba
     n = max(1, min(get_num_threads(), size // _MIN_PER_THREAD, numba.config.NUMBA_NUM_THREADS))
-    if getattr(_threads, "count", None) != n:
+    if numba.get_num_threads() != n:  # (a count per calling thread)
         numba.set_num_threads(n)
-        _threads.count = n
     return n
 
 
