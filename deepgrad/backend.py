@@ -166,8 +166,10 @@ def memory_order(a) -> tuple:
     return tuple(sorted(range(a.ndim), key=lambda d: -abs(a.strides[d])))
 
 
-def zeros_in_order(shape, dtype, order) -> np.ndarray:
-    """Zeros of this shape laid out with axes in ``order`` (as ``memory_order`` gives)."""
-    array = np.zeros([shape[d] for d in order], dtype)
+def full_in_order(shape, fill, dtype, order) -> np.ndarray:
+    """``np.full(shape, fill)`` laid out with axes in ``order`` (as ``memory_order`` gives);
+    zeros come from ``np.zeros``, whose pages the OS zeroes on first touch."""
+    physical = [shape[d] for d in order]
+    array = np.zeros(physical, dtype) if fill == 0 else np.full(physical, fill, dtype)
     return array.transpose(np.argsort(order))
 

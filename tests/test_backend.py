@@ -24,11 +24,13 @@ def test_malloc_tuning_applies_on_glibc_and_can_be_turned_off():
     assert _tuned_in_fresh_process("0") == "False"
 
 
-def test_zeros_in_order_keeps_a_layout():
+def test_full_in_order_keeps_a_layout():
     channels_last = np.zeros((2, 5, 4, 3), np.float32).transpose(0, 3, 1, 2)  # (N, C, H, W)
     order = backend.memory_order(channels_last)
     assert order == (0, 2, 3, 1)
-    z = backend.zeros_in_order(channels_last.shape, np.float32, order)
+    z = backend.full_in_order(channels_last.shape, 0, np.float32, order)
     assert z.shape == channels_last.shape and z.strides == channels_last.strides
     assert not z.any()
     assert backend.memory_order(np.zeros((3, 4))) == (0, 1)
+    f = backend.full_in_order(channels_last.shape, -np.inf, np.float32, order)
+    assert f.strides == channels_last.strides and (f == -np.inf).all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function, is_grad_enabled
-from deepgrad.backend import memory_order, zeros_in_order
+from deepgrad.backend import full_in_order, memory_order
 from deepgrad.ops.promote import as_tensor
 from deepgrad.tensor import Tensor, _dim
 
@@ -41,7 +41,7 @@ class GetItem(Function):
         return x[key]
 
     def backward(self, g):
-        full = zeros_in_order(self.shape, g.dtype, self.order)
+        full = full_in_order(self.shape, 0, g.dtype, self.order)
         if self.advanced:
             np.add.at(full, self.key, g)  # repeated indices add up
         else:

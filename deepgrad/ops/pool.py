@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from deepgrad.autograd import Function
+from deepgrad.backend import full_in_order, memory_order
 from deepgrad.ops import fused
 
 
@@ -31,22 +32,11 @@ def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int
     return out
 
 
-def _layout(x: np.ndarray) -> tuple:
-    """x's axes from the outermost to the innermost in memory (a C-order array: 0, 1, ...)."""
-    return tuple(sorted(range(x.ndim), key=lambda axis: -x.strides[axis]))
-
-
-def _full(shape: tuple, fill, dtype, layout: tuple) -> np.ndarray:
-    """np.full(shape, fill) laid out in memory with the axis order ``layout``."""
-    out = np.full([shape[axis] for axis in layout], fill, dtype)
-    return out.transpose(np.argsort(layout))
-
-
 def _in_layout(a: np.ndarray, layout: tuple) -> np.ndarray:
     """a itself if laid out in the axis order ``layout``, else a copy that is."""
-    if _layout(a) == layout:
+    if memory_order(a) == layout:
         return a
-    out = np.empty([a.shape[axis] for axis in layout], a.dtype).transpose(np.argsort(layout))
+    out = full_in_order(a.shape, 0, a.dtype, layout)
     out[...] = a
     return out
 
@@ -56,7 +46,7 @@ def _frame(x: np.ndarray, top: int, left: int, height: int, width: int, fill) ->
     (x is cropped where it goes past the frame)."""
     if top == 0 and left == 0 and x.shape[-2:] == (height, width):
         return x
-    out = _full(x.shape[:-2] + (height, width), fill, x.dtype, _layout(x))
+    out = full_in_order(x.shape[:-2] + (height, width), fill, x.dtype, memory_order(x))
     h, w = min(x.shape[-2], height - top), min(x.shape[-1], width - left)
     out[..., top:top + h, left:left + w] = x[..., :h, :w]
     return out
@@ -161,7 +151,7 @@ class MaxPool2d(Function):
             best, arg = _window_max(framed, *geometry, nan_aware=False)
             if np.isnan(best).any():
                 best, arg = _window_max(framed, *geometry, nan_aware=True)
-            self.arg, self.layout = arg, _layout(framed)
+            self.arg, self.layout = arg, memory_order(framed)
         if indices is not None:
             indices.append(self._index())
         return best
@@ -186,10 +176,10 @@ class MaxPool2d(Function):
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
         H, W = self.in_shape[-2:]
-        framed = _full(g.shape[:-2] + ((out_size[0] - 1) * sh + dh * (kh - 1) + 1,
+        framed = full_in_order(g.shape[:-2] + ((out_size[0] - 1) * sh + dh * (kh - 1) + 1,
                                        (out_size[1] - 1) * sw + dw * (kw - 1) + 1),
                        0, g.dtype, self.layout)
-        g = _in_layout(g, _layout(self.arg))  # e.g. back from a flatten in C order
+        g = _in_layout(g, memory_order(self.arg))  # e.g. back from a flatten in C order
         hit = np.empty_like(self.arg, np.bool_)
         # g * hit is several times faster than a masked copy, but not 0 where g is inf or NaN
         finite = overlap or bool(np.isfinite(g).all())

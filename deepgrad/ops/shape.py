@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.autograd import Function
-from deepgrad.backend import memory_order, zeros_in_order
+from deepgrad.backend import full_in_order, memory_order
 from deepgrad.tensor import Tensor, _dim
 
 
@@ -107,16 +107,14 @@ class Pad(Function):
         kept = x[self.crop]
         size = [n + lo + hi for n, (lo, hi) in zip(kept.shape, grow)]
         self.order = memory_order(x)
-        out = zeros_in_order(size, x.dtype, self.order)
-        if value != 0:
-            out[...] = value
+        out = full_in_order(size, value, x.dtype, self.order)
         self.inner = tuple(slice(lo, m - hi) for (lo, hi), m in zip(grow, out.shape))
         out[self.inner] = kept
         return out
 
     def backward(self, g):
         if self.mode == "constant":
-            out = zeros_in_order(self.shape, g.dtype, self.order)
+            out = full_in_order(self.shape, 0, g.dtype, self.order)
             out[self.crop] = g[self.inner]
             return out
         return self._scatter_back(g)
