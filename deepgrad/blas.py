@@ -53,7 +53,7 @@ def _mkl_library():
         except OSError:
             continue
         if "MKL_THREADING_LAYER" not in os.environ:
-            lib.MKL_Set_Threading_Layer(_MKL_GNU if _gomp() is not None else _MKL_SEQUENTIAL)
+            lib.MKL_Set_Threading_Layer(_MKL_GNU if _GOMP is not None else _MKL_SEQUENTIAL)
         return lib
     return None
 
@@ -78,8 +78,8 @@ def _gomp():
 
 
 _OPENBLAS = _numpy_openblas()
-_MKL = _mkl_library()
 _GOMP = _gomp()
+_MKL = _mkl_library()
 _INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
 _REALS = ((np.float32, ctypes.c_float, "s"), (np.float64, ctypes.c_double, "d"))
 
@@ -263,9 +263,19 @@ def _hand_threads_over() -> None:
 _hand_threads_over()
 
 
+# GNU OpenMP's threads do not survive fork, and a child that waited for them would hang: a
+# forked child runs MKL on one thread, and oneDNN and the compiled kernels, which start their
+# own parallel regions, step aside there (they ask ``forked_child``).
+_FORKED = [False]
+
+
+def forked_child() -> bool:
+    """Whether this process was forked from the one that imported deepgrad."""
+    return _FORKED[0]
+
+
 def _one_thread_after_fork() -> None:
-    """GNU OpenMP's threads do not survive fork, and a child that waited for them would hang:
-    a forked child runs MKL on one thread (oneDNN and the compiled kernels step aside there)."""
+    _FORKED[0] = True
     if _GOMP is not None:
         _GOMP.omp_set_num_threads(ctypes.c_int(1))
     if _MKL is not None:

@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from deepgrad.blas import package_libraries
+from deepgrad.blas import forked_child, package_libraries
 
 # constants of oneDNN's C API (dnnl_types.h, version 3)
 _CPU, _IN_ORDER, _F32, _FORMAT_ANY = 1, 1, 3, 1
@@ -105,11 +105,7 @@ def _library():
 def available() -> bool:
     """Whether oneDNN's kernels are used: installed, and not in a forked child (its kernels
     would wait for OpenMP threads that do not survive fork; deepgrad's own code runs there)."""
-    return not _forked[0] and _library() is not None
-
-
-_forked = [False]
-os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
+    return not forked_child() and _library() is not None
 
 
 class _Primitive:
@@ -133,7 +129,7 @@ class _Primitive:
     def __call__(self, arrays: dict) -> None:
         """Run on ``arrays`` ({argument: ndarray laid out as its descriptor says})."""
         lib = self.lib
-        if _forked[0]:
+        if forked_child():
             raise OneDNNError("oneDNN cannot run in a forked child process (OpenMP's threads do "
                               "not survive fork); build the graph in the child")
         for arg, a in arrays.items():  # the kernels trust the pointers they are given

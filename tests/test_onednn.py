@@ -125,7 +125,7 @@ def test_in_a_forked_child_it_steps_aside(monkeypatch):
     to run rather than wait for threads that are gone."""
     plan = onednn.conv_plan((2, 3, 6, 6), (4, 3, 3, 3), (4, 4), (1, 1), ((0, 0), (0, 0)),
                             (1, 1), 1, False)
-    monkeypatch.setattr(onednn, "_forked", [True])
+    monkeypatch.setattr(blas, "_FORKED", [True])
     assert not onednn.available()
     with pytest.raises(onednn.OneDNNError, match="cannot run in a forked child process"):
         plan.forward(rand(2, 6, 6, 3), rand(4, 3, 3, 3))

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from deepgrad.blas import get_num_threads, set_num_threads
+from deepgrad.blas import forked_child, get_num_threads, set_num_threads
 
 
 @functools.cache
@@ -53,11 +53,7 @@ def available() -> bool:
     """Whether the compiled kernels can be used: Numba is there and compiles one of them (a
     Numba that cannot, say on an unsupported CPU, leaves NumPy in charge, with a warning), and
     this is not a forked child (whose parallel loops would find no OpenMP threads)."""
-    return not _forked[0] and _compiles()
-
-
-_forked = [False]
-os.register_at_fork(after_in_child=lambda: _forked.__setitem__(0, True))
+    return not forked_child() and _compiles()
 
 
 @functools.cache
@@ -98,7 +94,7 @@ _MIN_PER_THREAD = 1 << 16
 def _threads_for(size: int) -> int:
     """Give Numba's parallel loops the threads for ``size`` elements (as many as
     set_num_threads says, fewer for small arrays, none idle) and return their number."""
-    if _forked[0]:
+    if forked_child():
         raise RuntimeError("deepgrad's compiled kernels cannot run in a forked child process "
                            "(OpenMP's threads do not survive fork); build the graph in the child")
     numba = _kernels().numba
