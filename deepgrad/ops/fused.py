@@ -142,13 +142,13 @@ def relu_grad(g, y, out) -> None:
     _kernels().relu_grad(g, y, out)
 
 
-def max_pool(x, kernel, stride):
+def max_pool(x, kernel, stride, out_size):
     """Max pooling of a channels-last image x (N, H, W, C) by windows that do not overlap
-    (stride >= kernel, no padding): the maxima (N, OH, OW, C) and, per output, the row-major
-    kernel offset (uint8) holding the maximum (the last NaN where there is one)."""
+    (stride >= kernel, no padding), all inside x: the maxima (N, *out_size, C) and, per output,
+    the row-major kernel offset (uint8) holding the maximum (the last NaN where there is
+    one)."""
     (kh, kw), (sh, sw) = kernel, stride
-    n, h, w, c = x.shape
-    shape = (n, (h - kh) // sh + 1, (w - kw) // sw + 1, c)
+    shape = (x.shape[0], *out_size, x.shape[3])
     out, arg = np.empty(shape, x.dtype), np.empty(shape, np.uint8)
     _threads_for(x.size)
     _kernels().max_pool(x, kh, kw, sh, sw, out, arg)
@@ -195,5 +195,5 @@ def warm_up() -> None:
         relu(x.ravel(), np.empty(6, dt))
         relu_grad(x.ravel(), x.ravel(), np.empty(6, dt))
         image = np.ones((1, 2, 2, 3), dt)
-        out, arg = max_pool(image, (2, 2), (2, 2))
+        out, arg = max_pool(image, (2, 2), (2, 2), (1, 1))
         max_pool_grad(out, arg, (2, 2), (2, 2), image.shape)

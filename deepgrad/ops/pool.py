@@ -142,7 +142,7 @@ class MaxPool2d(Function):
         self.in_shape, self.geometry = x.shape, (kernel, stride, padding, dilation, (oh, ow))
         self.by_kernel = _kernel_pools(x, kernel, stride, padding, dilation, (oh, ow))
         if self.by_kernel:  # the compiled kernel: one pass, on all threads
-            best, arg = fused.max_pool(np.moveaxis(x, 1, -1), kernel, stride)
+            best, arg = fused.max_pool(np.moveaxis(x, 1, -1), kernel, stride, (oh, ow))
             best, self.arg = np.moveaxis(best, -1, 1), np.moveaxis(arg, -1, 1)
         else:
             framed = _frame(x, ph, pw, (oh - 1) * sh + dh * (kh - 1) + 1,
