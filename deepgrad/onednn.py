@@ -113,6 +113,8 @@ class _Primitive:
 
     def __init__(self, lib: _Library, pd: _handle, mds: dict) -> None:
         self.lib, self.pd, self.mds = lib, pd, mds
+        self.nbytes = {arg: lib.lib.dnnl_memory_desc_get_size(md)
+                       for arg, md in mds.items() if md is not None}
         self.primitive = lib.create("dnnl_primitive_create", pd)
 
     def __del__(self) -> None:
@@ -133,7 +135,7 @@ class _Primitive:
             raise OneDNNError("oneDNN cannot run in a forked child process (OpenMP's threads do "
                               "not survive fork); build the graph in the child")
         for arg, a in arrays.items():  # the kernels trust the pointers they are given
-            size = lib.lib.dnnl_memory_desc_get_size(self.mds[arg])
+            size = self.nbytes[arg]
             if a.dtype != np.float32 or not a.flags.c_contiguous or a.nbytes < size:
                 raise ValueError(f"oneDNN {self.impl()}: argument {arg} must be a C-contiguous "
                                  f"float32 array of {size} bytes, got {a.dtype} {a.shape}")
@@ -243,7 +245,7 @@ class ConvPlan:
         (N, *S, C) and the output gradient g (N, *L, O)."""
         primitive, reorder = self.bwd_weights, self.bwd_weights_out
         gw = np.empty(self.w_shape, np.float32)
-        blocked = gw if reorder is None else _buffer(primitive.mds[_DIFF_WEIGHTS], self.lib)
+        blocked = gw if reorder is None else _buffer(primitive, _DIFF_WEIGHTS)
         args = {_SRC: x, _DIFF_DST: g, _DIFF_WEIGHTS: blocked}
         gb = None
         if self.b_md is not None:
@@ -274,16 +276,16 @@ class ConvPlan:
         return primitive, _reorder(lib, w_md, self.w_md)
 
 
-def _buffer(md, lib: _Library):
-    """A float32 array large enough for a tensor laid out as ``md`` says."""
-    return np.empty(lib.lib.dnnl_memory_desc_get_size(md) // 4, np.float32)
+def _buffer(primitive: _Primitive, arg: int):
+    """A float32 array large enough for a primitive's argument in its layout."""
+    return np.empty(primitive.nbytes[arg] // 4, np.float32)
 
 
 def _reordered(reorder, w):
     """w in the layout a kernel reads (itself where that is its own)."""
     if reorder is None:
         return w
-    out = _buffer(reorder.mds[_DST], reorder.lib)
+    out = _buffer(reorder, _DST)
     reorder({_SRC: w, _DST: out})
     return out
 
